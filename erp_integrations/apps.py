@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ErpIntegrationsConfig(AppConfig):
+    name = "erp_integrations"
+    verbose_name = "ERP Integrations"

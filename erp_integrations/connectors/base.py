@@ -1,0 +1,72 @@
+"""The only way the platform talks to an ERP.
+
+One connector per ERP. Views and services never touch an ERP's store directly; they
+call these methods, outside any database transaction of the platform.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from erp_integrations.models import Commitment, SubcontractorInvoice
+
+
+class ErpError(Exception):
+    """The ERP refused or failed; the message is shown to the user."""
+
+
+class ErpUnavailable(ErpError):
+    """The ERP could not be reached."""
+
+
+class ErpTimeout(ErpError):
+    """The ERP did not answer in time; the request may or may not have been applied."""
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ErpConnector(ABC):
+    #: ErpSystem value, e.g. "sage300".
+    erp_system: str
+    #: The ERP's display name with ®, e.g. "Sage 300 CRE®".
+    display_name: str
+
+    @abstractmethod
+    def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
+        """The ERP's own limits, checked before anything is sent."""
+
+    @abstractmethod
+    def validate_invoice(self, invoice: SubcontractorInvoice) -> list[ValidationProblem]:
+        """The ERP's own limits for a requisition."""
+
+    @abstractmethod
+    def export_commitment(self, commitment: Commitment) -> str:
+        """Create the commitment in the ERP (or find the one a previous try made); its id."""
+
+    @abstractmethod
+    def export_invoice(self, invoice: SubcontractorInvoice) -> str:
+        """Create the requisition in the ERP (or find the one a previous try made); its id."""
+
+    @abstractmethod
+    def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
+        """Which of these ERP ids of ``kind`` ("commitment" or "invoice") still exist."""
+
+
+def get_connector(erp_system: str) -> ErpConnector:
+    from erp_integrations.connectors.sage import CONNECTORS
+
+    try:
+        return CONNECTORS[erp_system]
+    except KeyError:
+        raise ErpError(f"No connector for ERP {erp_system!r}.") from None

@@ -1,0 +1,352 @@
+"""Records exported to an ERP, the connection to it, sync runs and the audit trail.
+
+A *link* is the tie between a platform record and the ERP record that its export
+made. It lives on the record itself (``erp_id``, ``linked_at``, ``linked_by``,
+``erp_missing_since``) so that a database constraint can hold the record's state and
+its link together: a record is ``synced`` exactly when it has an ERP id.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Company, Project
+
+
+class ErpSystem(models.TextChoices):
+    SAGE_300_CRE = "sage300", "Sage 300 CRE®"
+    SAGE_100_CONTRACTOR = "sage100", "Sage 100 Contractor®"
+
+
+class ErpConnection(models.Model):
+    """A company's integration with its ERP. One per company."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="erp_connection")
+    erp_system = models.CharField(max_length=20, choices=ErpSystem.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["company__name"]
+
+    def __str__(self) -> str:
+        return f"{self.company} ↔ {self.get_erp_system_display()}"
+
+    @property
+    def erp_name(self) -> str:
+        return self.get_erp_system_display()
+
+
+class Vendor(models.Model):
+    """A company in the directory that can be paid."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="vendors")
+    name = models.CharField(max_length=200)
+    # Set once the vendor exists in the ERP; Sage 300 CRE® refuses commitments whose
+    # vendor is not synced.
+    erp_vendor_id = models.CharField(max_length=40, null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "name"], name="vendor_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExportState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    READY = "ready", "Ready to Export"
+    FAILED = "failed", "Failed to Export"
+    SYNCED = "synced", "Synced"
+    REJECTED = "rejected", "Rejected"
+
+
+#: States in which the financial fields are locked in the platform.
+LOCKED_STATES = frozenset({ExportState.READY, ExportState.SYNCED})
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Hourly schedule"
+        MANUAL = "manual", "Sync now"
+        COMMAND = "command", "Command line"
+
+    connection = models.ForeignKey(
+        ErpConnection, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    links_total = models.PositiveIntegerField(default=0)
+    links_checked = models.PositiveIntegerField(default=0)
+    missing_found = models.PositiveIntegerField(default=0)
+    reappeared = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["connection", "status", "-finished_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="running", finished_at__isnull=True)
+                | (~Q(status="running") & Q(finished_at__isnull=False)),
+                name="sync_run_finished_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync {self.pk} of {self.connection} ({self.status})"
+
+
+class LinkedRecord(models.Model):
+    """Fields shared by every record that can be exported to an ERP and linked."""
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=50)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    export_state = models.CharField(
+        max_length=10, choices=ExportState.choices, default=ExportState.DRAFT
+    )
+    export_error = models.TextField(blank=True)
+    rejection_reason = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The link: set together by a successful export, cleared together by unlink.
+    erp_id = models.CharField("ERP id", max_length=40, null=True, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # What the last completed sync saw: NULL while the ERP record is present, else
+    # the run that first found it missing.
+    erp_missing_since = models.ForeignKey(
+        SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_locked(self) -> bool:
+        return self.export_state in LOCKED_STATES
+
+    @property
+    def is_linked(self) -> bool:
+        return self.erp_id is not None
+
+
+def _link_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        models.CheckConstraint(condition=Q(amount__gte=0), name=f"{prefix}_amount_not_negative"),
+        # A record is synced exactly when a link exists, and a link is whole.
+        models.CheckConstraint(
+            condition=(
+                Q(export_state="synced", erp_id__isnull=False, linked_at__isnull=False)
+                | (
+                    ~Q(export_state="synced")
+                    & Q(erp_id__isnull=True, linked_at__isnull=True, erp_missing_since__isnull=True)
+                )
+            ),
+            name=f"{prefix}_state_matches_link",
+        ),
+        models.CheckConstraint(
+            condition=Q(export_state__in=[s.value for s in ExportState]),
+            name=f"{prefix}_export_state_valid",
+        ),
+        models.UniqueConstraint(fields=["company", "erp_id"], name=f"{prefix}_erp_id_unique"),
+    ]
+
+
+def _list_indexes(prefix: str) -> list[models.Index]:
+    # One index per sort key of the tool's lists, so a page is an index range scan
+    # whatever the table's size (keyset pagination on (key, id)).
+    return [
+        models.Index(
+            fields=["company", "export_state", "-linked_at", "-id"], name=f"{prefix}_by_linked"
+        ),
+        models.Index(
+            fields=["company", "export_state", "number", "id"], name=f"{prefix}_by_number"
+        ),
+        models.Index(
+            fields=["company", "export_state", "amount", "id"], name=f"{prefix}_by_amount"
+        ),
+        models.Index(
+            fields=["company", "export_state", "-updated_at", "-id"], name=f"{prefix}_by_updated"
+        ),
+        # The sync walks a company's links in id order.
+        models.Index(
+            fields=["company", "id"], condition=Q(erp_id__isnull=False), name=f"{prefix}_links"
+        ),
+    ]
+
+
+class Commitment(LinkedRecord):
+    class Kind(models.TextChoices):
+        SUBCONTRACT = "subcontract", "Subcontract"
+        PURCHASE_ORDER = "purchase_order", "Purchase Order"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OUT_FOR_BID = "out_for_bid", "Out for Bid"
+        OUT_FOR_SIGNATURE = "out_for_signature", "Out for Signature"
+        APPROVED = "approved", "Approved"
+        COMPLETE = "complete", "Complete"
+        TERMINATED = "terminated", "Terminated"
+        VOID = "void", "Void"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SUBCONTRACT)
+    title = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="commitment_number_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["subcontract", "purchase_order"]),
+                name="commitment_kind_valid",
+            ),
+            *_link_constraints("commitment"),
+        ]
+        indexes = [
+            *_list_indexes("commitment"),
+            models.Index(
+                fields=["company", "export_state", "title", "id"], name="commitment_by_title"
+            ),
+            models.Index(fields=["project", "-updated_at"], name="commitment_project_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def record_type(self) -> str:
+        return "commitment"
+
+
+class CommitmentLineItem(models.Model):
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="line_items")
+    cost_code = models.CharField(max_length=30)
+    description = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="line_item_amount_not_negative"
+            ),
+            models.CheckConstraint(condition=~Q(cost_code=""), name="line_item_cost_code_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cost_code} {self.amount}"
+
+
+class SubcontractorInvoice(LinkedRecord):
+    """A subcontractor's invoice against a subcontract; the ERP calls it a requisition."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        UNDER_REVIEW = "under_review", "Under Review"
+        REVISE_AND_RESUBMIT = "revise_and_resubmit", "Revise and Resubmit"
+        PENDING_OWNER_APPROVAL = "pending_owner_approval", "Pending Owner Approval"
+        APPROVED = "approved", "Approved"
+        APPROVED_AS_NOTED = "approved_as_noted", "Approved as Noted"
+
+    commitment = models.ForeignKey(
+        Commitment, on_delete=models.PROTECT, related_name="subcontractor_invoices"
+    )
+    billing_period_start = models.DateField()
+    billing_period_end = models.DateField()
+    retainage = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT)
+
+    class Meta:
+        ordering = ["commitment", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "number"], name="invoice_number_unique"),
+            models.CheckConstraint(
+                condition=Q(retainage__gte=0), name="invoice_retainage_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_period_end__gte=F("billing_period_start")),
+                name="invoice_billing_period_ordered",
+            ),
+            *_link_constraints("invoice"),
+        ]
+        indexes = [
+            *_list_indexes("invoice"),
+            models.Index(fields=["commitment", "erp_id"], name="invoice_commitment_links"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number} on {self.commitment.number}"
+
+    @property
+    def record_type(self) -> str:
+        return "invoice"
+
+    @property
+    def title(self) -> str:
+        return f"{self.billing_period_start:%b %d} – {self.billing_period_end:%b %d, %Y}"
+
+
+class AuditEntry(models.Model):
+    """Every export, reject and unlink attempt, successful or not."""
+
+    class Action(models.TextChoices):
+        SEND = "send", "Send to Accounting"
+        EXPORT = "export", "Export"
+        REJECT = "reject", "Reject"
+        UNLINK = "unlink", "Unlink"
+
+    class RecordType(models.TextChoices):
+        COMMITMENT = "commitment", "Commitment"
+        INVOICE = "invoice", "Subcontractor Invoice"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    record_type = models.CharField(max_length=12, choices=RecordType.choices)
+    record_id = models.BigIntegerField()
+    record_number = models.CharField(max_length=50)
+    erp_system = models.CharField(max_length=20, choices=ErpSystem.choices)
+    erp_id = models.CharField(max_length=40, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["company", "-created_at", "-id"], name="audit_company_recent"),
+            models.Index(fields=["record_type", "record_id"], name="audit_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.record_type} {self.record_number}: {self.outcome}"

@@ -1,0 +1,82 @@
+"""Stand-ins for the ERPs' own databases.
+
+Each sandbox ERP has a store of its own (a separate database alias, see the router),
+with that ERP's id formats and words. A record is never removed: deleting it in the
+ERP sets ``deleted_at``, and restoring clears it, as a user would in Sage.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class SandboxRecord(models.Model):
+    class Kind(models.TextChoices):
+        COMMITMENT = "commitment", "Commitment"
+        INVOICE = "invoice", "Requisition"
+
+    #: The database alias this ERP's store lives in.
+    database: str = ""
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    erp_id = models.CharField(max_length=40, unique=True)
+    # The platform record's id travels as the external reference, so an export
+    # retried after a timeout finds the record it already made.
+    external_reference = models.CharField(max_length=80)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.erp_id
+
+
+def _record_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        models.UniqueConstraint(
+            fields=["kind", "external_reference"],
+            condition=Q(deleted_at__isnull=True),
+            name=f"{prefix}_one_live_record_per_reference",
+        ),
+    ]
+
+
+class Sage300Record(SandboxRecord):
+    database = "sandbox_sage300"
+
+    class Meta:
+        verbose_name = "Sage 300 CRE® record"
+        ordering = ["id"]
+        constraints = _record_constraints("sage300")
+        indexes = [models.Index(fields=["kind", "erp_id"], name="sage300_kind_erp_id")]
+
+
+class Sage100Record(SandboxRecord):
+    database = "sandbox_sage100"
+
+    class Meta:
+        verbose_name = "Sage 100 Contractor® record"
+        ordering = ["id"]
+        constraints = _record_constraints("sage100")
+        indexes = [models.Index(fields=["kind", "erp_id"], name="sage100_kind_erp_id")]
+
+
+class SandboxSwitch(models.Model):
+    """Fault switch of one sandbox ERP, kept in that ERP's own store (one row)."""
+
+    class Mode(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        OFFLINE = "offline", "Offline"
+        SLOW = "slow", "Slow"
+
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.NORMAL)
+    latency_ms = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sandbox fault switch"
+
+    def __str__(self) -> str:
+        return f"{self.mode} ({self.latency_ms} ms)"
