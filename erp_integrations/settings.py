@@ -235,3 +235,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- ERP connectors ------------------------------------------------------------------
+# How long the platform waits for an ERP before giving up on a request.
+ERP_TIMEOUT_SECONDS = env_int("ERP_TIMEOUT_SECONDS", 10, minimum=1)

@@ -1,0 +1,205 @@
+"""Connectors for Sage 300 CRE® and Sage 100 Contractor®, backed by the sandbox stores.
+
+The sandbox behaves like the ERP it stands for: its own id formats and words, its own
+field limits, and a fault switch (offline, slow) read on every call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from erp_integrations.connectors.base import (
+    ErpConnector,
+    ErpTimeout,
+    ErpUnavailable,
+    ValidationProblem,
+)
+from erp_integrations.models import Commitment, ErpSystem, SubcontractorInvoice
+from erp_integrations.sandbox.models import SandboxRecord, SandboxSwitch
+from erp_integrations.sandbox.services import sandbox_model, sandbox_switch
+
+MAX_NUMBER = 12
+MAX_TITLE = 30
+MAX_VENDOR_NAME = 30
+
+
+def _too_long(field: str, value: str, limit: int, erp: str) -> list[ValidationProblem]:
+    if len(value) > limit:
+        return [
+            ValidationProblem(
+                field, f"must be at most {limit} characters in {erp} (it has {len(value)})."
+            )
+        ]
+    return []
+
+
+class SandboxConnector(ErpConnector):
+    #: ERP id formats, filled with the sandbox row's own sequence number.
+    id_formats: dict[str, str]
+
+    def __init__(self) -> None:
+        self.model: type[SandboxRecord] = sandbox_model(self.erp_system)
+        self.alias = self.model.database
+
+    # --- faults ------------------------------------------------------------------
+    def _answer_delay(self) -> float:
+        """Raise if the ERP is offline; else how long it takes to answer, in seconds."""
+        switch = sandbox_switch(self.erp_system)
+        if switch.mode == SandboxSwitch.Mode.OFFLINE:
+            raise ErpUnavailable(f"{self.display_name} is not responding. Try again later.")
+        if switch.mode == SandboxSwitch.Mode.SLOW:
+            return switch.latency_ms / 1000
+        return 0.0
+
+    def _wait(self, delay: float) -> None:
+        """Answer after ``delay``; past the timeout the caller gives up waiting."""
+        timeout = settings.ERP_TIMEOUT_SECONDS
+        if delay > timeout:
+            time.sleep(timeout)
+            raise ErpTimeout(f"{self.display_name} did not answer within {timeout:g} s.")
+        if delay:
+            time.sleep(delay)
+
+    # --- validation --------------------------------------------------------------
+    def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
+        erp = self.display_name
+        return [
+            *_too_long("number", commitment.number, MAX_NUMBER, erp),
+            *_too_long("title", commitment.title, MAX_TITLE, erp),
+            *_too_long("vendor", commitment.vendor.name, MAX_VENDOR_NAME, erp),
+        ]
+
+    def validate_invoice(self, invoice: SubcontractorInvoice) -> list[ValidationProblem]:
+        erp = self.display_name
+        problems = [
+            *_too_long("number", invoice.number, MAX_NUMBER, erp),
+            *_too_long("vendor", invoice.vendor.name, MAX_VENDOR_NAME, erp),
+        ]
+        if invoice.commitment.erp_id is None:
+            problems.append(
+                ValidationProblem(
+                    "commitment",
+                    f"subcontract {invoice.commitment.number} must be synced with {erp} first.",
+                )
+            )
+        return problems
+
+    # --- export ------------------------------------------------------------------
+    def _export(self, kind: str, reference: str, data: dict) -> str:
+        delay = self._answer_delay()
+        records = self.model.objects.using(self.alias)
+        try:
+            with transaction.atomic(using=self.alias):
+                existing = records.filter(
+                    kind=kind, external_reference=reference, deleted_at__isnull=True
+                ).first()
+                if existing is not None:
+                    erp_id = existing.erp_id
+                else:
+                    record = records.create(
+                        kind=kind, erp_id=f"pending-{reference}", external_reference=reference, data=data
+                    )
+                    record.erp_id = self.id_formats[kind].format(n=record.pk)
+                    record.save(update_fields=["erp_id"], using=self.alias)
+                    erp_id = record.erp_id
+        except IntegrityError:
+            # Another attempt for the same record won the race; it made the ERP record.
+            erp_id = records.get(kind=kind, external_reference=reference, deleted_at__isnull=True).erp_id
+        self._wait(delay)
+        return erp_id
+
+    def export_commitment(self, commitment: Commitment) -> str:
+        data = {
+            "number": commitment.number,
+            "title": commitment.title,
+            "kind": commitment.kind,
+            "vendor": commitment.vendor.name,
+            "amount": str(commitment.amount),
+            "project": commitment.project.number,
+        }
+        return self._export(SandboxRecord.Kind.COMMITMENT, f"commitment-{commitment.pk}", data)
+
+    def export_invoice(self, invoice: SubcontractorInvoice) -> str:
+        data = {
+            "number": invoice.number,
+            "commitment": invoice.commitment.erp_id,
+            "vendor": invoice.vendor.name,
+            "period_start": invoice.billing_period_start.isoformat(),
+            "period_end": invoice.billing_period_end.isoformat(),
+            "amount": str(invoice.amount),
+        }
+        return self._export(SandboxRecord.Kind.INVOICE, f"invoice-{invoice.pk}", data)
+
+    # --- sync --------------------------------------------------------------------
+    def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
+        delay = self._answer_delay()
+        ids = list(erp_ids)
+        found = set(
+            self.model.objects.using(self.alias)
+            .filter(kind=kind, erp_id__in=ids, deleted_at__isnull=True)
+            .values_list("erp_id", flat=True)
+        ) if ids else set()
+        self._wait(delay)
+        return found
+
+
+class Sage300CreConnector(SandboxConnector):
+    erp_system = ErpSystem.SAGE_300_CRE.value
+    display_name = ErpSystem.SAGE_300_CRE.label
+    id_formats = {"commitment": "JC-{n:07d}", "invoice": "AP-REQ-{n:07d}"}
+
+    def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
+        erp = self.display_name
+        problems = super().validate_commitment(commitment)
+        if not commitment.vendor.erp_vendor_id:
+            problems.append(
+                ValidationProblem("vendor", f"{commitment.vendor.name} must be synced with {erp} first.")
+            )
+        Status = Commitment.Status
+        if commitment.kind == Commitment.Kind.PURCHASE_ORDER and commitment.status != Status.APPROVED:
+            problems.append(
+                ValidationProblem("status", f"a purchase order must be 'Approved' to export to {erp}.")
+            )
+        if commitment.kind == Commitment.Kind.SUBCONTRACT and commitment.status not in (
+            Status.APPROVED,
+            Status.COMPLETE,
+        ):
+            problems.append(
+                ValidationProblem(
+                    "status", f"a subcontract must be 'Approved' or 'Complete' to export to {erp}."
+                )
+            )
+        if not any(item.cost_code for item in commitment.line_items.all()):
+            problems.append(
+                ValidationProblem("line_items", f"{erp} needs at least one line item with a cost code.")
+            )
+        return problems
+
+    def validate_invoice(self, invoice: SubcontractorInvoice) -> list[ValidationProblem]:
+        problems = super().validate_invoice(invoice)
+        Status = SubcontractorInvoice.Status
+        if invoice.status not in (Status.APPROVED, Status.APPROVED_AS_NOTED, Status.PENDING_OWNER_APPROVAL):
+            problems.append(
+                ValidationProblem(
+                    "status",
+                    "an invoice must be 'Approved', 'Approved as Noted' or 'Pending Owner Approval' "
+                    f"to export to {self.display_name}.",
+                )
+            )
+        return problems
+
+
+class Sage100ContractorConnector(SandboxConnector):
+    erp_system = ErpSystem.SAGE_100_CONTRACTOR.value
+    display_name = ErpSystem.SAGE_100_CONTRACTOR.label
+    id_formats = {"commitment": "SC{n:06d}", "invoice": "RQ{n:06d}"}
+
+
+CONNECTORS: dict[str, ErpConnector] = {
+    ErpSystem.SAGE_300_CRE.value: Sage300CreConnector(),
+    ErpSystem.SAGE_100_CONTRACTOR.value: Sage100ContractorConnector(),
+}

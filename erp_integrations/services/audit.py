@@ -1,0 +1,32 @@
+from erp_integrations.models import AuditEntry, Commitment, ErpSystem, SubcontractorInvoice
+
+
+def record_type_of(record: Commitment | SubcontractorInvoice) -> str:
+    if isinstance(record, Commitment):
+        return AuditEntry.RecordType.COMMITMENT
+    return AuditEntry.RecordType.INVOICE
+
+
+def audit_record(
+    *,
+    user,
+    action: str,
+    record: Commitment | SubcontractorInvoice,
+    erp_system: str | ErpSystem,
+    outcome: str,
+    message: str = "",
+    erp_id: str | None = None,
+) -> AuditEntry:
+    """Keep one attempt in the audit trail: who, when, which record, which ERP id, outcome."""
+    return AuditEntry.objects.create(
+        company_id=record.company_id,
+        user=user,
+        action=action,
+        record_type=record_type_of(record),
+        record_id=record.pk,
+        record_number=record.number,
+        erp_system=erp_system,
+        erp_id=erp_id if erp_id is not None else (record.erp_id or ""),
+        outcome=outcome,
+        message=message,
+    )

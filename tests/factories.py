@@ -1,0 +1,150 @@
+"""Plain builders for test data, named in the product's words.
+
+Each takes keyword arguments for what a test cares about and fills the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.models import (
+    Company,
+    DirectoryMembership,
+    PermissionLevel,
+    Project,
+    ProjectPermission,
+    User,
+)
+from erp_integrations.connectors import get_connector
+from erp_integrations.models import (
+    Commitment,
+    CommitmentLineItem,
+    ErpConnection,
+    ErpSystem,
+    ExportState,
+    SubcontractorInvoice,
+    Vendor,
+)
+
+_seq = itertools.count(1)
+
+
+def company(*, name: str | None = None, erp_system: str | None = ErpSystem.SAGE_300_CRE) -> Company:
+    n = next(_seq)
+    obj = Company.objects.create(name=name or f"Company {n}", slug=f"company-{n}")
+    if erp_system:
+        ErpConnection.objects.create(company=obj, erp_system=erp_system)
+    return obj
+
+
+def project(*, company: Company, name: str | None = None) -> Project:
+    n = next(_seq)
+    return Project.objects.create(company=company, number=f"P-{n}", name=name or f"Project {n}")
+
+
+def user(
+    username: str,
+    *,
+    company: Company | None = None,
+    erp_level: int = PermissionLevel.NONE,
+    privilege: bool = False,
+    projects: dict[Project, int] | None = None,
+    **extra,
+) -> User:
+    obj = User.objects.create_user(username=username, password="pw", **extra)
+    if company is not None:
+        DirectoryMembership.objects.create(
+            company=company, user=obj, erp_integrations_level=erp_level, can_push_to_accounting=privilege
+        )
+    for proj, level in (projects or {}).items():
+        ProjectPermission.objects.create(project=proj, user=obj, commitments_level=level)
+    return obj
+
+
+def approver(company: Company, *projects: Project, username: str = "approver") -> User:
+    """Every requirement of the articles: Admin on Commitments, Admin on ERP, the privilege."""
+    return user(
+        username,
+        company=company,
+        erp_level=PermissionLevel.ADMIN,
+        privilege=True,
+        projects={p: PermissionLevel.ADMIN for p in projects},
+    )
+
+
+def vendor(*, company: Company, name: str | None = None, synced: bool = True) -> Vendor:
+    n = next(_seq)
+    return Vendor.objects.create(
+        company=company, name=name or f"Vendor {n}", erp_vendor_id=f"V{n:05d}" if synced else None
+    )
+
+
+def commitment(
+    *,
+    project: Project,
+    vendor: Vendor | None = None,
+    number: str | None = None,
+    title: str = "Concrete package",
+    kind: str = Commitment.Kind.SUBCONTRACT,
+    status: str = Commitment.Status.APPROVED,
+    export_state: str = ExportState.DRAFT,
+    amount: Decimal = Decimal("1000.00"),
+    cost_code: str | None = "03-300",
+) -> Commitment:
+    n = next(_seq)
+    obj = Commitment.objects.create(
+        company_id=project.company_id,
+        project=project,
+        vendor=vendor or globals()["vendor"](company=project.company),
+        number=number or f"SC-{n}",
+        title=title,
+        kind=kind,
+        status=status,
+        export_state=export_state,
+        amount=amount,
+    )
+    if cost_code:
+        CommitmentLineItem.objects.create(commitment=obj, cost_code=cost_code, amount=amount)
+    return obj
+
+
+def invoice(
+    *,
+    commitment: Commitment,
+    number: str | None = None,
+    status: str = SubcontractorInvoice.Status.APPROVED,
+    export_state: str = ExportState.DRAFT,
+    amount: Decimal = Decimal("250.00"),
+) -> SubcontractorInvoice:
+    n = next(_seq)
+    return SubcontractorInvoice.objects.create(
+        company_id=commitment.company_id,
+        project_id=commitment.project_id,
+        vendor_id=commitment.vendor_id,
+        commitment=commitment,
+        number=number or f"{n}",
+        billing_period_start=date(2026, 10, 1),
+        billing_period_end=date(2026, 10, 31),
+        amount=amount,
+        status=status,
+        export_state=export_state,
+    )
+
+
+def link(record: Commitment | SubcontractorInvoice, *, by: User | None = None):
+    """Export the record to its company's sandbox ERP and store the link, as Export does."""
+    connector = get_connector(record.company.erp_connection.erp_system)
+    if isinstance(record, Commitment):
+        erp_id = connector.export_commitment(record)
+    else:
+        erp_id = connector.export_invoice(record)
+    record.erp_id = erp_id
+    record.linked_at = timezone.now()
+    record.linked_by = by
+    record.export_state = ExportState.SYNCED
+    record.save(update_fields=["erp_id", "linked_at", "linked_by", "export_state", "updated_at"])
+    return record
