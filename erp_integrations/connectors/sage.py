@@ -30,9 +30,7 @@ MAX_VENDOR_NAME = 30
 def _too_long(field: str, value: str, limit: int, erp: str) -> list[ValidationProblem]:
     if len(value) > limit:
         return [
-            ValidationProblem(
-                field, f"must be at most {limit} characters in {erp} (it has {len(value)})."
-            )
+            ValidationProblem(field, f"must be at most {limit} characters in {erp} (it has {len(value)}).")
         ]
     return []
 
@@ -138,11 +136,15 @@ class SandboxConnector(ErpConnector):
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
         delay = self._answer_delay()
         ids = list(erp_ids)
-        found = set(
-            self.model.objects.using(self.alias)
-            .filter(kind=kind, erp_id__in=ids, deleted_at__isnull=True)
-            .values_list("erp_id", flat=True)
-        ) if ids else set()
+        found = (
+            set(
+                self.model.objects.using(self.alias)
+                .filter(kind=kind, erp_id__in=ids, deleted_at__isnull=True)
+                .values_list("erp_id", flat=True)
+            )
+            if ids
+            else set()
+        )
         self._wait(delay)
         return found
 
