@@ -49,6 +49,10 @@ class PermissionLevel(models.IntegerChoices):
     ADMIN = 3, "Admin"
 
 
+class PrivilegeChangeNotRecorded(Exception):
+    """A save tried to grant or revoke 'Can Push to Accounting' outside the service."""
+
+
 class DirectoryMembership(models.Model):
     """A user's entry in a company's directory.
 
@@ -57,9 +61,7 @@ class DirectoryMembership(models.Model):
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="directory")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     erp_integrations_level = models.PositiveSmallIntegerField(
         "ERP Integrations tool", choices=PermissionLevel.choices, default=PermissionLevel.NONE
     )
@@ -78,16 +80,56 @@ class DirectoryMembership(models.Model):
         verbose_name = "company directory entry"
         verbose_name_plural = "company directory"
         ordering = ["company", "user__username"]
+        permissions = [
+            (
+                "grant_push_to_accounting",
+                "Can grant and revoke the 'Can Push to Accounting' privilege",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["company", "user"], name="directory_entry_unique"),
             models.CheckConstraint(
                 condition=Q(erp_integrations_level__gte=0, erp_integrations_level__lte=3),
                 name="directory_erp_level_valid",
             ),
+            # A granted privilege always says who granted it and when.
+            models.CheckConstraint(
+                condition=Q(can_push_to_accounting=False)
+                | Q(privilege_changed_by__isnull=False, privilege_changed_at__isnull=False),
+                name="directory_privilege_has_grantor",
+            ),
         ]
+
+    #: The privilege as last read from or written to the database (False for a new row).
+    _privilege_in_db = False
+    #: Set only by accounts.services.membership_set_privilege, which records the change.
+    _privilege_change_recorded = False
 
     def __str__(self) -> str:
         return f"{self.user} in {self.company}"
+
+    def save(self, *args, **kwargs):
+        # Every grant and revoke must be recorded (who, to whom, when), so a save that
+        # would change the privilege without going through the service is refused.
+        if self.can_push_to_accounting != self._privilege_in_db and not self._privilege_change_recorded:
+            raise PrivilegeChangeNotRecorded(
+                "'Can Push to Accounting' is granted and revoked only through "
+                "accounts.services.membership_set_privilege(membership=..., granted=..., "
+                "changed_by=<staff user>), which records the change."
+            )
+        super().save(*args, **kwargs)
+        self._privilege_in_db = self.can_push_to_accounting
+        self._privilege_change_recorded = False
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._privilege_in_db = instance.__dict__.get("can_push_to_accounting", False)
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._privilege_in_db = self.can_push_to_accounting
 
 
 class ProjectPermission(models.Model):
@@ -125,9 +167,7 @@ class PrivilegeChange(models.Model):
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=10, choices=Action.choices)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

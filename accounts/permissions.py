@@ -161,9 +161,7 @@ class CompanyAccess:
                 )
         elif action == Action.EDIT_COMMITMENTS:
             if self.commitments_level(project) < PermissionLevel.STANDARD:
-                missing.append(
-                    _commitments_missing(project, PermissionLevel.STANDARD, PermissionLevel.ADMIN)
-                )
+                missing.append(_commitments_missing(project, PermissionLevel.STANDARD, PermissionLevel.ADMIN))
         elif action == Action.SEND_TO_ACCOUNTING:
             if self.commitments_level(project) < PermissionLevel.ADMIN:
                 missing.append(_commitments_missing(project, PermissionLevel.ADMIN))

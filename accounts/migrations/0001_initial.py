@@ -97,9 +97,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "date_joined",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="date joined"
-                    ),
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined"),
                 ),
                 (
                     "groups",
@@ -142,9 +140,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "action",
-                    models.CharField(
-                        choices=[("granted", "Granted"), ("revoked", "Revoked")], max_length=10
-                    ),
+                    models.CharField(choices=[("granted", "Granted"), ("revoked", "Revoked")], max_length=10),
                 ),
                 ("changed_at", models.DateTimeField(auto_now_add=True)),
                 (
@@ -294,9 +290,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "company directory",
                 "ordering": ["company", "user__username"],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("company", "user"), name="directory_entry_unique"
-                    ),
+                    models.UniqueConstraint(fields=("company", "user"), name="directory_entry_unique"),
                     models.CheckConstraint(
                         condition=models.Q(
                             ("erp_integrations_level__gte", 0), ("erp_integrations_level__lte", 3)
@@ -308,15 +302,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="project",
-            constraint=models.UniqueConstraint(
-                fields=("company", "number"), name="project_number_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("company", "number"), name="project_number_unique"),
         ),
         migrations.AddConstraint(
             model_name="projectpermission",
-            constraint=models.UniqueConstraint(
-                fields=("project", "user"), name="project_permission_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("project", "user"), name="project_permission_unique"),
         ),
         migrations.AddConstraint(
             model_name="projectpermission",

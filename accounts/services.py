@@ -1,0 +1,61 @@
+"""Writes to accounts that carry a rule. The privilege is granted and revoked only here."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from accounts.models import DirectoryMembership, PrivilegeChange, User
+
+GRANT_PERMISSION = "accounts.grant_push_to_accounting"
+
+
+def user_may_change_privilege(user) -> bool:
+    """Only active platform staff with the grant permission (superusers have it)."""
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(GRANT_PERMISSION)
+    )
+
+
+def membership_set_privilege(
+    *, membership: DirectoryMembership, granted: bool, changed_by: User
+) -> PrivilegeChange | None:
+    """Grant or revoke 'Can Push to Accounting' on one directory entry and record it.
+
+    Returns the PrivilegeChange that was recorded, or None when the entry already had
+    that value (nothing changed, so nothing is recorded). ``membership`` is updated in
+    memory too. Raises PermissionDenied unless ``changed_by`` is staff allowed to do it.
+    """
+    if not user_may_change_privilege(changed_by):
+        raise PermissionDenied(
+            "Only platform staff can grant or revoke the 'Can Push to Accounting' privilege."
+        )
+    with transaction.atomic():
+        # Lock the entry so two staff members changing it at once record two honest
+        # steps (grant, then a no-op) instead of two grants.
+        locked = DirectoryMembership.objects.select_for_update().get(pk=membership.pk)
+        if locked.can_push_to_accounting == granted:
+            _copy_privilege(locked, membership)
+            return None
+        change = PrivilegeChange.objects.create(
+            company_id=locked.company_id,
+            user_id=locked.user_id,
+            action=PrivilegeChange.Action.GRANTED if granted else PrivilegeChange.Action.REVOKED,
+            changed_by=changed_by,
+        )
+        locked.can_push_to_accounting = granted
+        locked.privilege_changed_by = changed_by
+        locked.privilege_changed_at = change.changed_at
+        locked._privilege_change_recorded = True
+        locked.save(update_fields=["can_push_to_accounting", "privilege_changed_by", "privilege_changed_at"])
+    _copy_privilege(locked, membership)
+    return change
+
+
+def _copy_privilege(source: DirectoryMembership, target: DirectoryMembership) -> None:
+    target.can_push_to_accounting = source.can_push_to_accounting
+    target.privilege_changed_by_id = source.privilege_changed_by_id
+    target.privilege_changed_at = source.privilege_changed_at
+    target._privilege_in_db = source.can_push_to_accounting
