@@ -19,6 +19,7 @@ from accounts.models import (
     ProjectPermission,
     User,
 )
+from accounts.services import membership_set_privilege
 from erp_integrations.connectors import get_connector
 from erp_integrations.models import (
     Commitment,
@@ -46,6 +47,14 @@ def project(*, company: Company, name: str | None = None) -> Project:
     return Project.objects.create(company=company, number=f"P-{n}", name=name or f"Project {n}")
 
 
+def platform_staff() -> User:
+    """The staff member who grants 'Can Push to Accounting' in tests (a superuser)."""
+    obj, _ = User.objects.get_or_create(
+        username="platform-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
+    return obj
+
+
 def user(
     username: str,
     *,
@@ -57,9 +66,12 @@ def user(
 ) -> User:
     obj = User.objects.create_user(username=username, password="pw", **extra)
     if company is not None:
-        DirectoryMembership.objects.create(
-            company=company, user=obj, erp_integrations_level=erp_level, can_push_to_accounting=privilege
+        membership = DirectoryMembership.objects.create(
+            company=company, user=obj, erp_integrations_level=erp_level
         )
+        if privilege:
+            # Only staff can grant it, and every grant is recorded (as in the admin).
+            membership_set_privilege(membership=membership, granted=True, changed_by=platform_staff())
     for proj, level in (projects or {}).items():
         ProjectPermission.objects.create(project=proj, user=obj, commitments_level=level)
     return obj
