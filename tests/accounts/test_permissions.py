@@ -1,0 +1,258 @@
+"""The permission matrix of the help articles, asked of accounts.permissions.
+
+Unlink, Export and Reject each need three things: 'Admin' on the Commitments tool of
+the record's project, 'Standard' or 'Admin' on ERP Integrations, and the 'Can Push to
+Accounting' privilege. A refusal names exactly what is missing.
+"""
+
+import pytest
+
+from accounts.models import DirectoryMembership, PermissionLevel
+from accounts.permissions import (
+    ACCOUNTING_ACTIONS,
+    ERP_ADMIN_MISSING,
+    ERP_READ_MISSING,
+    ERP_STANDARD_MISSING,
+    PRIVILEGE_MISSING,
+    AccessDenied,
+    Action,
+    CompanyAccess,
+    check,
+    require,
+)
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = PermissionLevel.ADMIN
+STANDARD = PermissionLevel.STANDARD
+READ_ONLY = PermissionLevel.READ_ONLY
+
+COMMITMENTS_ADMIN_MISSING = "'Admin' on the Commitments tool of project 'Harbor Tower'"
+
+accounting_actions = pytest.mark.parametrize("action", sorted(ACCOUNTING_ACTIONS))
+
+
+@pytest.fixture
+def company():
+    return factories.company(name="Northwind Builders")
+
+
+@pytest.fixture
+def harbor_tower(company):
+    return factories.project(company=company, name="Harbor Tower")
+
+
+def member(company, project, username, *, commitments=ADMIN, erp=STANDARD, privilege=True, **extra):
+    return factories.user(
+        username,
+        company=company,
+        erp_level=erp,
+        privilege=privilege,
+        projects={project: commitments},
+        **extra,
+    )
+
+
+@accounting_actions
+def test_allowed_with_all_three_requirements(company, harbor_tower, action):
+    approver = member(company, harbor_tower, "approver")
+
+    decision = check(approver, action, company=company, project=harbor_tower)
+
+    assert decision.allowed
+    assert decision.missing == ()
+    assert decision.reason == ""
+
+
+@accounting_actions
+def test_admin_on_erp_integrations_is_enough_too(company, harbor_tower, action):
+    approver = member(company, harbor_tower, "approver", erp=ADMIN)
+
+    assert check(approver, action, company=company, project=harbor_tower).allowed
+
+
+@accounting_actions
+@pytest.mark.parametrize("commitments_level", [PermissionLevel.NONE, READ_ONLY, STANDARD])
+def test_refused_without_admin_on_commitments(company, harbor_tower, action, commitments_level):
+    pm = member(company, harbor_tower, "pm", commitments=commitments_level)
+
+    decision = check(pm, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.is_member
+    assert decision.missing == (COMMITMENTS_ADMIN_MISSING,)
+    assert decision.reason == f"{action.value} needs {COMMITMENTS_ADMIN_MISSING}."
+
+
+@accounting_actions
+@pytest.mark.parametrize("erp_level", [PermissionLevel.NONE, READ_ONLY])
+def test_refused_without_standard_on_erp_integrations(company, harbor_tower, action, erp_level):
+    pm = member(company, harbor_tower, "pm", erp=erp_level)
+
+    decision = check(pm, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.missing == (ERP_STANDARD_MISSING,)
+    assert "'Standard' or 'Admin' on the ERP Integrations tool" in decision.reason
+
+
+@accounting_actions
+def test_refused_without_the_privilege(company, harbor_tower, action):
+    pm = member(company, harbor_tower, "pm", privilege=False)
+
+    decision = check(pm, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.missing == (PRIVILEGE_MISSING,)
+    assert "'Can Push to Accounting' privilege in the Company Directory" in decision.reason
+
+
+@accounting_actions
+def test_refusal_names_every_missing_requirement(company, harbor_tower, action):
+    viewer = member(company, harbor_tower, "viewer", commitments=READ_ONLY, erp=READ_ONLY, privilege=False)
+
+    decision = check(viewer, action, company=company, project=harbor_tower)
+
+    assert decision.missing == (COMMITMENTS_ADMIN_MISSING, ERP_STANDARD_MISSING, PRIVILEGE_MISSING)
+
+
+@accounting_actions
+def test_superuser_is_allowed_without_a_directory_entry(company, harbor_tower, action):
+    staff = factories.user("staff", is_staff=True, is_superuser=True)
+
+    assert check(staff, action, company=company, project=harbor_tower).allowed
+
+
+@accounting_actions
+def test_member_of_another_company_is_refused(company, harbor_tower, action):
+    other_company = factories.company(name="Summit Contracting", erp_system="sage100")
+    other_project = factories.project(company=other_company, name="Airport Terminal B")
+    outsider = member(other_company, other_project, "outsider", erp=ADMIN)
+
+    decision = check(outsider, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.is_member is False
+    assert decision.reason == "You are not in this company's directory."
+    # All three requirements, but in their own company only.
+    assert check(outsider, action, company=other_company, project=other_project).allowed
+
+
+@accounting_actions
+def test_requirements_count_in_the_records_company_only(company, harbor_tower, action):
+    other_company = factories.company(name="Summit Contracting", erp_system="sage100")
+    airport = factories.project(company=other_company, name="Airport Terminal B")
+    approver = member(company, harbor_tower, "approver")
+    DirectoryMembership.objects.create(company=other_company, user=approver)
+
+    decision = check(approver, action, company=other_company, project=airport)
+
+    assert decision.is_member
+    assert decision.missing == (
+        "'Admin' on the Commitments tool of project 'Airport Terminal B'",
+        ERP_STANDARD_MISSING,
+        PRIVILEGE_MISSING,
+    )
+
+
+@accounting_actions
+def test_project_of_another_company_is_refused(company, harbor_tower, action):
+    approver = member(company, harbor_tower, "approver")
+    other_company = factories.company(name="Summit Contracting", erp_system="sage100")
+    airport = factories.project(company=other_company, name="Airport Terminal B")
+
+    decision = check(approver, action, company=company, project=airport)
+
+    assert not decision.allowed
+    assert decision.is_member is False
+
+
+@accounting_actions
+def test_inactive_user_is_refused_even_with_all_three(company, harbor_tower, action):
+    approver = member(company, harbor_tower, "approver", is_active=False)
+
+    decision = check(approver, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.is_member is False
+
+
+@accounting_actions
+def test_inactive_superuser_is_refused(company, harbor_tower, action):
+    staff = factories.user("staff", is_staff=True, is_superuser=True, is_active=False)
+
+    assert not check(staff, action, company=company, project=harbor_tower).allowed
+
+
+def test_anonymous_user_is_not_a_member(company, harbor_tower):
+    from django.contrib.auth.models import AnonymousUser
+
+    decision = check(AnonymousUser(), Action.UNLINK, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.is_member is False
+
+
+def test_require_raises_access_denied_carrying_the_decision(company, harbor_tower):
+    pm = member(company, harbor_tower, "pm", privilege=False)
+
+    with pytest.raises(AccessDenied) as raised:
+        require(pm, Action.UNLINK, company=company, project=harbor_tower)
+
+    assert raised.value.decision.missing == (PRIVILEGE_MISSING,)
+    assert str(raised.value) == raised.value.decision.reason
+
+
+def test_accounting_actions_are_judged_per_project(company):
+    approver = factories.user("approver", company=company, erp_level=ADMIN)
+
+    with pytest.raises(ValueError, match="per project"):
+        check(approver, Action.EXPORT, company=company)
+
+
+@pytest.mark.parametrize(
+    ("erp_level", "allowed"),
+    [(PermissionLevel.NONE, False), (READ_ONLY, True), (STANDARD, True), (ADMIN, True)],
+)
+def test_view_tool_needs_read_only_on_erp_integrations(company, erp_level, allowed):
+    viewer = factories.user("viewer", company=company, erp_level=erp_level)
+
+    decision = check(viewer, Action.VIEW_TOOL, company=company)
+
+    assert decision.allowed is allowed
+    assert decision.missing == (() if allowed else (ERP_READ_MISSING,))
+
+
+@pytest.mark.parametrize(
+    ("erp_level", "allowed"),
+    [(PermissionLevel.NONE, False), (READ_ONLY, False), (STANDARD, False), (ADMIN, True)],
+)
+def test_sync_now_needs_admin_on_erp_integrations(company, erp_level, allowed):
+    pm = factories.user("pm", company=company, erp_level=erp_level)
+
+    decision = check(pm, Action.SYNC_NOW, company=company)
+
+    assert decision.allowed is allowed
+    assert decision.missing == (() if allowed else (ERP_ADMIN_MISSING,))
+
+
+def test_company_access_loads_in_two_queries_and_answers_from_memory(
+    company, harbor_tower, django_assert_num_queries
+):
+    projects = [harbor_tower, *(factories.project(company=company) for _ in range(5))]
+    approver = factories.user(
+        "approver",
+        company=company,
+        erp_level=ADMIN,
+        privilege=True,
+        projects={p: ADMIN for p in projects},
+    )
+
+    # 1) the directory entry, 2) the user's Commitments levels on the company's projects.
+    with django_assert_num_queries(2):
+        access = CompanyAccess.load(approver, company)
+        decisions = [access.check(action, p) for p in projects for action in ACCOUNTING_ACTIONS]
+        decisions.append(access.check(Action.VIEW_TOOL))
+
+    assert all(decisions)

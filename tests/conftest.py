@@ -1,0 +1,27 @@
+"""Shared pytest hooks and fixtures."""
+
+import os
+
+import pytest
+
+# --- In CI, a skipped test is a failure -----------------------------------------------
+# A test that skips because PostgreSQL, Redis or Chromium is missing would let a
+# broken machine pass as green. Locally a skip is still shown as a skip.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI") and _skipped and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if os.environ.get("CI") and _skipped:
+        terminalreporter.section("skipped tests fail in CI", sep="=", red=True, bold=True)
+        for nodeid in _skipped:
+            terminalreporter.write_line(f"SKIPPED (counts as a failure because CI is set): {nodeid}")
