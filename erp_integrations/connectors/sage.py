@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from erp_integrations.connectors.base import (
     ErpConnector,
+    ErpError,
     ErpTimeout,
     ErpUnavailable,
     ValidationProblem,
@@ -90,12 +91,16 @@ class SandboxConnector(ErpConnector):
     def _export(self, kind: str, reference: str, data: dict) -> str:
         delay = self._answer_delay()
         records = self.model.objects.using(self.alias)
+        live = records.filter(kind=kind, external_reference=reference, deleted_at__isnull=True)
         try:
             with transaction.atomic(using=self.alias):
-                existing = records.filter(
-                    kind=kind, external_reference=reference, deleted_at__isnull=True
-                ).first()
+                existing = live.select_for_update().first()
                 if existing is not None:
+                    # A previous try made it (and perhaps timed out before we heard the id):
+                    # bring it up to date with what is exported now, as an upsert by
+                    # external reference does, instead of making a second record.
+                    if existing.data != data:
+                        live.filter(pk=existing.pk).update(data=data)
                     erp_id = existing.erp_id
                 else:
                     record = records.create(
@@ -106,7 +111,10 @@ class SandboxConnector(ErpConnector):
                     erp_id = record.erp_id
         except IntegrityError:
             # Another attempt for the same record won the race; it made the ERP record.
-            erp_id = records.get(kind=kind, external_reference=reference, deleted_at__isnull=True).erp_id
+            winner = live.first()
+            if winner is None:
+                raise ErpError(f"{self.display_name} refused the record; try again.") from None
+            erp_id = winner.erp_id
         self._wait(delay)
         return erp_id
 
