@@ -190,10 +190,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SYNC_BATCH_SIZE = env_int("SYNC_BATCH_SIZE", 5000, minimum=1)
 # The hourly sync, on the hour in UTC. "expires" drops runs that were missed while
 # no worker was up, so they do not pile up and run back to back when one returns.
+# SYNC_SCHEDULE_SECONDS (tests of the beat-to-worker path only) replaces the hour by a
+# short interval; production leaves it unset.
+SYNC_SCHEDULE_SECONDS = env_int("SYNC_SCHEDULE_SECONDS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "hourly-erp-sync": {
         "task": "erp_integrations.tasks.sync_all_connections",
-        "schedule": crontab(minute="0"),
+        "schedule": SYNC_SCHEDULE_SECONDS or crontab(minute="0"),
         "options": {"expires": 55 * 60},
     },
 }
