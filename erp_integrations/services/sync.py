@@ -1,0 +1,355 @@
+"""The hourly sync: what the ERP still holds of the links, recorded run by run.
+
+A run compares every link of a company with the ERP, batch by batch, and keeps only
+what changed: links whose ERP record went missing and links whose record came back.
+Nothing is written to a link until the very end, where the marks and the run's
+completion commit in one transaction. So a run that fails (ERP offline, a timeout,
+a crash) changes no link, and the unlink rule ("only after a *completed* sync saw the
+ERP record gone") reads the marks of the last run that succeeded.
+
+A run claims its connection with a lock that dies with its holder (see ``locks``): a
+duplicate or late task finds the claim taken and stops at once, and a worker that
+dies mid-run cannot keep the connection claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
+
+from celery.schedules import maybe_schedule
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import Company
+from accounts.permissions import AccessDenied, Action, CompanyAccess
+from erp_integrations import locks
+from erp_integrations.connectors import ErpConnector, ErpError, get_connector
+from erp_integrations.models import Commitment, ErpConnection, SubcontractorInvoice, SyncRun
+from erp_integrations.services.results import ActionResult
+
+logger = logging.getLogger(__name__)
+
+#: What the ERP calls each kind of record we link, and where the links live.
+LINKED_KINDS: tuple[tuple[str, type[Commitment] | type[SubcontractorInvoice]], ...] = (
+    ("commitment", Commitment),
+    ("invoice", SubcontractorInvoice),
+)
+
+#: Marks applied per statement at the end of a run (PostgreSQL: two arrays per statement).
+APPLY_CHUNK_POSTGRESQL = 50_000
+#: SQLite has no arrays; the portable path matches (id, erp_id) pairs with OR, so
+#: fewer per statement keeps the expression tree small.
+APPLY_CHUNK_PORTABLE = 200
+
+DEAD_WORKER_ERROR = "The worker stopped before the run finished."
+
+#: (record id, ERP id as the run observed it)
+Change = tuple[int, str]
+
+
+@dataclass
+class _Changes:
+    newly_missing: list[Change]
+    reappeared: list[Change]
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def connection_sync(
+    *,
+    connection_id: int,
+    trigger: str,
+    requested_by_id: int | None = None,
+    connector: ErpConnector | None = None,
+) -> SyncRun | None:
+    """Sync one connection now; the finished run, or None if it was not this call's to run.
+
+    None means another run holds the connection (a duplicate or late task) or the
+    connection is gone or inactive. ``connector`` replaces the connection's own
+    connector (tests use it to step between batches).
+    """
+    with locks.try_claim(locks.SYNC, connection_id) as taken:
+        if not taken:
+            logger.info("Sync of connection %s skipped: another run holds it.", connection_id)
+            return None
+        connection = (
+            ErpConnection.objects.select_related("company").filter(pk=connection_id, is_active=True).first()
+        )
+        if connection is None:
+            logger.info("Sync of connection %s skipped: no such active connection.", connection_id)
+            return None
+        return _run(connection, trigger, requested_by_id, connector or get_connector(connection.erp_system))
+
+
+def _run(
+    connection: ErpConnection, trigger: str, requested_by_id: int | None, connector: ErpConnector
+) -> SyncRun:
+    now = timezone.now()
+    # We hold the claim, so a run still marked running was left by a worker that died.
+    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED, finished_at=now, error=DEAD_WORKER_ERROR
+    )
+    run = SyncRun.objects.create(
+        connection=connection,
+        trigger=trigger,
+        requested_by_id=requested_by_id,
+        status=SyncRun.Status.RUNNING,
+        started_at=now,
+        links_total=_links_total(connection.company_id, now),
+    )
+    logger.info("Sync %s of %s started (%s links).", run.pk, connection, run.links_total)
+    try:
+        checked = 0
+        changes: dict[str, _Changes] = {}
+        for kind, model in LINKED_KINDS:
+            changes[kind], checked = _compare(run, model, kind, connector, checked)
+        with transaction.atomic():
+            missing_found = reappeared = 0
+            for kind, model in LINKED_KINDS:
+                found, back = _apply(run, model, changes[kind])
+                missing_found += found
+                reappeared += back
+            run.status = SyncRun.Status.SUCCEEDED
+            run.finished_at = timezone.now()
+            run.links_checked = checked
+            run.missing_found = missing_found
+            run.reappeared = reappeared
+            run.save(update_fields=["status", "finished_at", "links_checked", "missing_found", "reappeared"])
+    except Exception as exc:
+        if isinstance(exc, ErpError):
+            logger.warning("Sync %s of %s failed: %s", run.pk, connection, exc)
+            error = str(exc)
+        else:
+            logger.exception("Sync %s of %s failed unexpectedly.", run.pk, connection)
+            error = f"Unexpected error: {exc.__class__.__name__}: {exc}"
+        run.status = SyncRun.Status.FAILED
+        run.finished_at = timezone.now()
+        run.error = error
+        # A conditional UPDATE, so a run that somehow finished is never overwritten.
+        SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+            status=run.status, finished_at=run.finished_at, error=error
+        )
+        return run
+    logger.info(
+        "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared.",
+        run.pk,
+        connection,
+        run.links_checked,
+        run.missing_found,
+        run.reappeared,
+    )
+    return run
+
+
+def _linked(model, company_id: int, started_at: datetime):
+    # Served by the partial index (company, id) WHERE erp_id IS NOT NULL. A run judges
+    # the links that existed when it started; one made meanwhile waits for the next run.
+    return model.objects.filter(company_id=company_id, erp_id__isnull=False, linked_at__lte=started_at)
+
+
+def _links_total(company_id: int, started_at: datetime) -> int:
+    return sum(_linked(model, company_id, started_at).count() for _kind, model in LINKED_KINDS)
+
+
+def _batches(model, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, int | None]]]:
+    """The company's links in id order, one batch at a time (keyset pagination)."""
+    last_id = 0
+    while True:
+        batch = list(
+            _linked(model, run.connection.company_id, run.started_at)
+            .filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", "erp_id", "erp_missing_since_id")[:size]
+        )
+        if not batch:
+            return
+        yield batch
+        if len(batch) < size:
+            return
+        last_id = batch[-1][0]
+
+
+def _compare(run: SyncRun, model, kind: str, connector: ErpConnector, checked: int) -> tuple[_Changes, int]:
+    """Ask the ERP about every link of this kind; keep only what changed."""
+    changes = _Changes(newly_missing=[], reappeared=[])
+    for batch in _batches(model, run, settings.SYNC_BATCH_SIZE):
+        # The ERP is asked outside any transaction of ours; nothing is held meanwhile.
+        present = connector.existing_ids(kind, [erp_id for _pk, erp_id, _missing in batch])
+        for pk, erp_id, missing_since in batch:
+            if missing_since is None and erp_id not in present:
+                changes.newly_missing.append((pk, erp_id))
+            elif missing_since is not None and erp_id in present:
+                changes.reappeared.append((pk, erp_id))
+        checked += len(batch)
+        # Progress for the status page; one cheap UPDATE per batch.
+        SyncRun.objects.filter(pk=run.pk).update(links_checked=checked)
+    return changes, checked
+
+
+def _chunks(items: list[Change], size: int) -> Iterable[list[Change]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _apply(run: SyncRun, model, changes: _Changes) -> tuple[int, int]:
+    """Write the run's marks; how many links went missing and how many came back.
+
+    Each mark is guarded by the ERP id the run observed and by the mark it saw, so a
+    link unlinked (or made again) while the run was asking the ERP is left alone.
+    """
+    if db_connection.vendor == "postgresql":
+        return (
+            _apply_postgresql(model, changes.newly_missing, run.pk),
+            _apply_postgresql(model, changes.reappeared, None),
+        )
+    return (
+        _apply_portable(model, changes.newly_missing, run.pk),
+        _apply_portable(model, changes.reappeared, None),
+    )
+
+
+def _apply_postgresql(model, pairs: list[Change], run_id: int | None) -> int:
+    if not pairs:
+        return 0
+    table = db_connection.ops.quote_name(model._meta.db_table)
+    # Newly missing: only links still unmarked; reappeared: only links still marked.
+    guard = "r.erp_missing_since_id IS NULL" if run_id is not None else "r.erp_missing_since_id IS NOT NULL"
+    sql = (
+        f"UPDATE {table} AS r SET erp_missing_since_id = %s "  # noqa: S608 - table name from the model
+        "FROM unnest(%s::bigint[], %s::text[]) AS c(id, erp_id) "
+        f"WHERE r.id = c.id AND r.erp_id = c.erp_id AND {guard}"
+    )
+    changed = 0
+    with db_connection.cursor() as cursor:
+        for chunk in _chunks(pairs, APPLY_CHUNK_POSTGRESQL):
+            cursor.execute(sql, [run_id, [pk for pk, _ in chunk], [erp_id for _, erp_id in chunk]])
+            changed += cursor.rowcount
+    return changed
+
+
+def _apply_portable(model, pairs: list[Change], run_id: int | None) -> int:
+    changed = 0
+    for chunk in _chunks(pairs, APPLY_CHUNK_PORTABLE):
+        observed = reduce(or_, (Q(pk=pk, erp_id=erp_id) for pk, erp_id in chunk))
+        changed += (
+            model.objects.filter(observed)
+            .filter(erp_missing_since__isnull=run_id is not None)
+            .update(erp_missing_since_id=run_id)
+        )
+    return changed
+
+
+# --- Sync now --------------------------------------------------------------------------
+
+
+def sync_now_request(*, user, company: Company) -> ActionResult:
+    """Queue a sync of the company's connection now, the same task the hourly run uses."""
+    decision = CompanyAccess.load(user, company).check(Action.SYNC_NOW)
+    if not decision.is_member:
+        raise Http404("No such company.")
+    if not decision:
+        raise AccessDenied(decision)
+
+    connection = ErpConnection.objects.filter(company=company).first()
+    if connection is None or not connection.is_active:
+        return ActionResult.conflict("This company has no active ERP connection to sync.")
+    running = _running_run(connection)
+    if running is not None:
+        return ActionResult.conflict(
+            f"A sync with {connection.erp_name} is already running "
+            f"({running.links_checked:,} of {running.links_total:,} links checked). "
+            "Wait for it to finish before starting another."
+        )
+
+    from erp_integrations.tasks import sync_connection
+
+    sync_connection.delay_on_commit(connection.pk, trigger=SyncRun.Trigger.MANUAL, requested_by_id=user.pk)
+    return ActionResult.success(
+        f"Sync started. It checks every link with {connection.erp_name}; "
+        "this page shows its progress and when it completes."
+    )
+
+
+def _running_run(connection: ErpConnection) -> SyncRun | None:
+    """The run in progress, if a live worker holds the connection."""
+    run = (
+        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    # A running row whose claim is free was left by a dead worker; the next run marks
+    # it failed. Only ask about the claim when there is such a row.
+    if run is not None and not locks.is_claimed(locks.SYNC, connection.pk):
+        return None
+    return run
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    connection: ErpConnection
+    #: The last run that finished, whether it succeeded or failed.
+    last_completed: SyncRun | None
+    #: When the last successful run finished: the marks unlink reads are from then.
+    last_succeeded_at: datetime | None
+    #: The next hourly run (UTC), from the beat schedule.
+    next_run_at: datetime
+    #: The run in progress, if any.
+    running: SyncRun | None
+
+    @property
+    def last_completed_ok(self) -> bool:
+        return self.last_completed is not None and self.last_completed.status == SyncRun.Status.SUCCEEDED
+
+    @property
+    def progress_percent(self) -> int | None:
+        if self.running is None:
+            return None
+        if not self.running.links_total:
+            return 0
+        return min(100, self.running.links_checked * 100 // self.running.links_total)
+
+
+def next_scheduled_run(now: datetime | None = None) -> datetime:
+    """When beat next sends the hourly sync, to the second."""
+    now = now or timezone.now()
+    schedule = maybe_schedule(settings.CELERY_BEAT_SCHEDULE["hourly-erp-sync"]["schedule"])
+    estimate = now + schedule.remaining_estimate(now)
+    return (estimate + timedelta(microseconds=500_000)).replace(microsecond=0)
+
+
+def sync_status(*, connection: ErpConnection) -> SyncStatus:
+    runs = SyncRun.objects.filter(connection=connection)
+    last_completed = (
+        runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED])
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if last_completed is not None and last_completed.status == SyncRun.Status.SUCCEEDED:
+        last_succeeded_at = last_completed.finished_at
+    else:
+        last_succeeded_at = (
+            runs.filter(status=SyncRun.Status.SUCCEEDED)
+            .order_by("-finished_at")
+            .values_list("finished_at", flat=True)
+            .first()
+        )
+    return SyncStatus(
+        connection=connection,
+        last_completed=last_completed,
+        last_succeeded_at=last_succeeded_at,
+        next_run_at=next_scheduled_run(),
+        running=_running_run(connection),
+    )
