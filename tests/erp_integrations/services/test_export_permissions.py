@@ -1,0 +1,168 @@
+"""Send, Export and Reject ask accounts.permissions; a refusal names what is missing."""
+
+import pytest
+from django.http import Http404
+
+from accounts.models import PermissionLevel, ProjectPermission
+from accounts.permissions import ERP_STANDARD_MISSING, PRIVILEGE_MISSING, AccessDenied, Action
+from erp_integrations.models import AuditEntry, ExportState
+from erp_integrations.sandbox.services import sandbox_records
+from erp_integrations.services import exports
+from tests import factories
+
+
+def _send(record, user):
+    if record.record_type == "commitment":
+        return exports.commitment_send_to_accounting(user=user, commitment_id=record.pk)
+    return exports.subcontractor_invoice_send_to_accounting(user=user, invoice_id=record.pk)
+
+
+def _export(record, user):
+    if record.record_type == "commitment":
+        return exports.commitment_export(user=user, commitment_id=record.pk)
+    return exports.subcontractor_invoice_export(user=user, invoice_id=record.pk)
+
+
+def _reject(record, user):
+    if record.record_type == "commitment":
+        return exports.commitment_reject(user=user, commitment_id=record.pk, reason="Wrong cost code")
+    return exports.subcontractor_invoice_reject(user=user, invoice_id=record.pk, reason="Wrong period")
+
+
+ACCOUNTING = {"export": (_export, Action.EXPORT), "reject": (_reject, Action.REJECT)}
+
+
+def _world(record_type: str, state: str):
+    company = factories.company()
+    project = factories.project(company=company, name="Tower")
+    commitment = factories.commitment(project=project, export_state=state)
+    record = commitment
+    if record_type == "invoice":
+        factories.link(commitment)
+        record = factories.invoice(commitment=commitment, export_state=state)
+    return company, project, record
+
+
+def _nothing_happened(record, state):
+    record.refresh_from_db()
+    assert record.export_state == state
+    assert record.erp_id is None
+    assert not AuditEntry.objects.filter(record_id=record.pk, record_type=record.record_type).exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("record_type", ["commitment", "invoice"])
+@pytest.mark.parametrize("service", sorted(ACCOUNTING))
+@pytest.mark.parametrize(
+    ("lacking", "missing"),
+    [
+        ("commitments", "'Admin' on the Commitments tool of project 'Tower'"),
+        ("erp", ERP_STANDARD_MISSING),
+        ("privilege", PRIVILEGE_MISSING),
+    ],
+)
+def test_each_missing_requirement_is_named(record_type, service, lacking, missing):
+    company, project, record = _world(record_type, ExportState.READY)
+    user = factories.user(
+        "pm",
+        company=company,
+        erp_level=PermissionLevel.READ_ONLY if lacking == "erp" else PermissionLevel.STANDARD,
+        privilege=lacking != "privilege",
+        projects={project: PermissionLevel.STANDARD if lacking == "commitments" else PermissionLevel.ADMIN},
+    )
+    call, action = ACCOUNTING[service]
+
+    with pytest.raises(AccessDenied) as denied:
+        call(record, user)
+
+    decision = denied.value.decision
+    assert decision.action == action
+    assert decision.missing == (missing,)
+    assert missing in str(denied.value)
+    _nothing_happened(record, ExportState.READY)
+    assert sandbox_records("sage300").filter(kind="invoice").count() == 0
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("record_type", ["commitment", "invoice"])
+def test_a_viewer_lacking_everything_is_told_all_three(record_type):
+    company, project, record = _world(record_type, ExportState.READY)
+    viewer = factories.user(
+        "viewer",
+        company=company,
+        erp_level=PermissionLevel.READ_ONLY,
+        projects={project: PermissionLevel.READ_ONLY},
+    )
+    with pytest.raises(AccessDenied) as denied:
+        _export(record, viewer)
+    assert len(denied.value.decision.missing) == 3
+    _nothing_happened(record, ExportState.READY)
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("record_type", ["commitment", "invoice"])
+def test_send_to_accounting_needs_admin_on_commitments_only(record_type):
+    company, project, record = _world(record_type, ExportState.DRAFT)
+    pm = factories.user(
+        "pm",
+        company=company,
+        erp_level=PermissionLevel.ADMIN,
+        privilege=True,
+        projects={project: PermissionLevel.STANDARD},
+    )
+    with pytest.raises(AccessDenied) as denied:
+        _send(record, pm)
+    assert denied.value.decision.missing == ("'Admin' on the Commitments tool of project 'Tower'",)
+    _nothing_happened(record, ExportState.DRAFT)
+
+    # A project admin without any ERP rights or the privilege may send.
+    project_admin = factories.user(
+        "project-admin", company=company, projects={project: PermissionLevel.ADMIN}
+    )
+    assert _send(record, project_admin).ok
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("record_type", ["commitment", "invoice"])
+@pytest.mark.parametrize("call", [_send, _export, _reject])
+def test_outsiders_get_404(record_type, call):
+    _, project, record = _world(record_type, ExportState.READY)
+    other = factories.company()
+    # An approver of another company, with every right there, and even a project
+    # permission left over on this company's project: still not in its directory.
+    outsider = factories.approver(other, factories.project(company=other), username="outsider")
+    ProjectPermission.objects.create(project=project, user=outsider, commitments_level=PermissionLevel.ADMIN)
+
+    with pytest.raises(Http404):
+        call(record, outsider)
+    _nothing_happened(record, ExportState.READY)
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda user: exports.commitment_send_to_accounting(user=user, commitment_id=10**9),
+        lambda user: exports.commitment_export(user=user, commitment_id=10**9),
+        lambda user: exports.commitment_reject(user=user, commitment_id=10**9, reason="x"),
+        lambda user: exports.subcontractor_invoice_send_to_accounting(user=user, invoice_id=10**9),
+        lambda user: exports.subcontractor_invoice_export(user=user, invoice_id=10**9),
+        lambda user: exports.subcontractor_invoice_reject(user=user, invoice_id=10**9, reason="x"),
+    ],
+)
+def test_unknown_ids_are_404(call):
+    company = factories.company()
+    approver = factories.approver(company, factories.project(company=company))
+    with pytest.raises(Http404):
+        call(approver)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_an_inactive_user_is_treated_as_an_outsider():
+    company, project, record = _world("commitment", ExportState.READY)
+    approver = factories.approver(company, project)
+    approver.is_active = False
+    approver.save()
+    with pytest.raises(Http404):
+        _export(record, approver)
+    _nothing_happened(record, ExportState.READY)
