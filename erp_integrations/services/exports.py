@@ -337,7 +337,7 @@ def _export_claimed(
         )
 
     with transaction.atomic():
-        locked = _lock_for_link(kind, record)
+        locked = _lock_for_link(record)
         if locked is None:
             refusal = f"{label} was deleted while it was being exported; nothing was linked."
         elif locked.export_state != ExportState.READY:
@@ -403,7 +403,7 @@ def _export_claimed(
     return ActionResult.success(message, record)
 
 
-def _lock_for_link(kind: _RecordKind, record: Record) -> Record | None:
+def _lock_for_link(record: Record) -> Record | None:
     """Lock the record (and an invoice's commitment) for the linking transaction."""
     if isinstance(record, SubcontractorInvoice):
         # One query locks both rows: an unlink of the commitment waits for us, or we see it.
