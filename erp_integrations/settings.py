@@ -12,7 +12,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from erp_integrations.env import env_bool, env_int, env_list, env_str, env_url
+from erp_integrations.env import env_bool, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -241,4 +241,4 @@ LOGGING = {
 
 # --- ERP connectors ------------------------------------------------------------------
 # How long the platform waits for an ERP before giving up on a request.
-ERP_TIMEOUT_SECONDS = env_int("ERP_TIMEOUT_SECONDS", 10, minimum=1)
+ERP_TIMEOUT_SECONDS = env_float("ERP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
