@@ -1,13 +1,18 @@
 """Helpers for the sync and unlink tests: a connector that lets a test step in between
-the sync's questions to the ERP, and a shortcut for 'delete it in the ERP'."""
+the sync's questions to the ERP, a sync held half-way in a thread, and shortcuts for
+'delete it in the ERP' and 'restore it there'."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+
+from django import db
 
 from erp_integrations.connectors import get_connector
 from erp_integrations.models import Commitment, SubcontractorInvoice
 from erp_integrations.sandbox.services import sandbox_delete, sandbox_restore
+from erp_integrations.services.sync import connection_sync
 
 
 class SteppingConnector:
@@ -48,3 +53,50 @@ def delete_in_erp(record: Commitment | SubcontractorInvoice) -> None:
 def restore_in_erp(record: Commitment | SubcontractorInvoice, erp_id: str) -> None:
     erp_system, kind = _erp_of(record)
     sandbox_restore(erp_system=erp_system, kind=kind, erp_id=erp_id)
+
+
+class PausedSync:
+    """A sync running in a thread of its own, held at its first question to the ERP.
+
+    Inside ``with PausedSync(company) as paused:`` the run has claimed the connection,
+    recorded itself as running and read its first batch; leaving the block lets it
+    finish. ``paused.run`` is the finished run (or None). Needs transaction=True.
+    """
+
+    def __init__(self, company, *, trigger: str = "schedule"):
+        self.company = company
+        self.trigger = trigger
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.run = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._sync)
+
+    def _hold(self, call: int, kind: str) -> None:
+        if call == 1:
+            self.inside.set()
+            self.release.wait(timeout=30)
+
+    def _sync(self) -> None:
+        try:
+            connector = SteppingConnector(self.company.erp_connection.erp_system, before=self._hold)
+            self.run = connection_sync(
+                connection_id=self.company.erp_connection.pk, trigger=self.trigger, connector=connector
+            )
+        except BaseException as exc:  # surfaced to the test on exit
+            self.error = exc
+        finally:
+            self.inside.set()
+            db.connections.close_all()
+
+    def __enter__(self) -> PausedSync:
+        self.thread.start()
+        assert self.inside.wait(timeout=30), "the sync never reached the ERP"
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+        if self.error is not None:
+            raise self.error
