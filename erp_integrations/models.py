@@ -79,9 +79,7 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Sync now"
         COMMAND = "command", "Command line"
 
-    connection = models.ForeignKey(
-        ErpConnection, on_delete=models.CASCADE, related_name="sync_runs"
-    )
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="sync_runs")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -118,9 +116,7 @@ class LinkedRecord(models.Model):
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
     number = models.CharField(max_length=50)
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    export_state = models.CharField(
-        max_length=10, choices=ExportState.choices, default=ExportState.DRAFT
-    )
+    export_state = models.CharField(max_length=10, choices=ExportState.choices, default=ExportState.DRAFT)
     export_error = models.TextField(blank=True)
     rejection_reason = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -179,22 +175,12 @@ def _list_indexes(prefix: str) -> list[models.Index]:
     # One index per sort key of the tool's lists, so a page is an index range scan
     # whatever the table's size (keyset pagination on (key, id)).
     return [
-        models.Index(
-            fields=["company", "export_state", "-linked_at", "-id"], name=f"{prefix}_by_linked"
-        ),
-        models.Index(
-            fields=["company", "export_state", "number", "id"], name=f"{prefix}_by_number"
-        ),
-        models.Index(
-            fields=["company", "export_state", "amount", "id"], name=f"{prefix}_by_amount"
-        ),
-        models.Index(
-            fields=["company", "export_state", "-updated_at", "-id"], name=f"{prefix}_by_updated"
-        ),
+        models.Index(fields=["company", "export_state", "-linked_at", "-id"], name=f"{prefix}_by_linked"),
+        models.Index(fields=["company", "export_state", "number", "id"], name=f"{prefix}_by_number"),
+        models.Index(fields=["company", "export_state", "amount", "id"], name=f"{prefix}_by_amount"),
+        models.Index(fields=["company", "export_state", "-updated_at", "-id"], name=f"{prefix}_by_updated"),
         # The sync walks a company's links in id order.
-        models.Index(
-            fields=["company", "id"], condition=Q(erp_id__isnull=False), name=f"{prefix}_links"
-        ),
+        models.Index(fields=["company", "id"], condition=Q(erp_id__isnull=False), name=f"{prefix}_links"),
     ]
 
 
@@ -228,9 +214,7 @@ class Commitment(LinkedRecord):
         ]
         indexes = [
             *_list_indexes("commitment"),
-            models.Index(
-                fields=["company", "export_state", "title", "id"], name="commitment_by_title"
-            ),
+            models.Index(fields=["company", "export_state", "title", "id"], name="commitment_by_title"),
             models.Index(fields=["project", "-updated_at"], name="commitment_project_recent"),
         ]
 
@@ -251,9 +235,7 @@ class CommitmentLineItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gte=0), name="line_item_amount_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="line_item_amount_not_negative"),
             models.CheckConstraint(condition=~Q(cost_code=""), name="line_item_cost_code_required"),
         ]
 
@@ -284,9 +266,7 @@ class SubcontractorInvoice(LinkedRecord):
         ordering = ["commitment", "number"]
         constraints = [
             models.UniqueConstraint(fields=["commitment", "number"], name="invoice_number_unique"),
-            models.CheckConstraint(
-                condition=Q(retainage__gte=0), name="invoice_retainage_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(retainage__gte=0), name="invoice_retainage_not_negative"),
             models.CheckConstraint(
                 condition=Q(billing_period_end__gte=F("billing_period_start")),
                 name="invoice_billing_period_ordered",

@@ -160,9 +160,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     env_url("REDIS_URL", REDIS_URL, schemes={"redis", "rediss", "unix"})
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

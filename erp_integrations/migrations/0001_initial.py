@@ -450,9 +450,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "audit entries",
                 "ordering": ["-created_at", "-id"],
                 "indexes": [
-                    models.Index(
-                        fields=["company", "-created_at", "-id"], name="audit_company_recent"
-                    ),
+                    models.Index(fields=["company", "-created_at", "-id"], name="audit_company_recent"),
                     models.Index(fields=["record_type", "record_id"], name="audit_record"),
                 ],
             },
@@ -514,9 +512,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="vendor",
-            constraint=models.UniqueConstraint(
-                fields=("company", "name"), name="vendor_name_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("company", "name"), name="vendor_name_unique"),
         ),
         migrations.AddIndex(
             model_name="subcontractorinvoice",
@@ -526,15 +522,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="subcontractorinvoice",
-            index=models.Index(
-                fields=["company", "export_state", "number", "id"], name="invoice_by_number"
-            ),
+            index=models.Index(fields=["company", "export_state", "number", "id"], name="invoice_by_number"),
         ),
         migrations.AddIndex(
             model_name="subcontractorinvoice",
-            index=models.Index(
-                fields=["company", "export_state", "amount", "id"], name="invoice_by_amount"
-            ),
+            index=models.Index(fields=["company", "export_state", "amount", "id"], name="invoice_by_amount"),
         ),
         migrations.AddIndex(
             model_name="subcontractorinvoice",
@@ -556,9 +548,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="subcontractorinvoice",
-            constraint=models.UniqueConstraint(
-                fields=("commitment", "number"), name="invoice_number_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("commitment", "number"), name="invoice_number_unique"),
         ),
         migrations.AddConstraint(
             model_name="subcontractorinvoice",
@@ -602,17 +592,13 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="subcontractorinvoice",
             constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("export_state__in", ["draft", "ready", "failed", "synced", "rejected"])
-                ),
+                condition=models.Q(("export_state__in", ["draft", "ready", "failed", "synced", "rejected"])),
                 name="invoice_export_state_valid",
             ),
         ),
         migrations.AddConstraint(
             model_name="subcontractorinvoice",
-            constraint=models.UniqueConstraint(
-                fields=("company", "erp_id"), name="invoice_erp_id_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("company", "erp_id"), name="invoice_erp_id_unique"),
         ),
         migrations.AddIndex(
             model_name="commitment",
@@ -649,9 +635,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="commitment",
-            index=models.Index(
-                fields=["company", "export_state", "title", "id"], name="commitment_by_title"
-            ),
+            index=models.Index(fields=["company", "export_state", "title", "id"], name="commitment_by_title"),
         ),
         migrations.AddIndex(
             model_name="commitment",
@@ -659,9 +643,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="commitment",
-            constraint=models.UniqueConstraint(
-                fields=("project", "number"), name="commitment_number_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("project", "number"), name="commitment_number_unique"),
         ),
         migrations.AddConstraint(
             model_name="commitment",
@@ -699,16 +681,12 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="commitment",
             constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("export_state__in", ["draft", "ready", "failed", "synced", "rejected"])
-                ),
+                condition=models.Q(("export_state__in", ["draft", "ready", "failed", "synced", "rejected"])),
                 name="commitment_export_state_valid",
             ),
         ),
         migrations.AddConstraint(
             model_name="commitment",
-            constraint=models.UniqueConstraint(
-                fields=("company", "erp_id"), name="commitment_erp_id_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("company", "erp_id"), name="commitment_erp_id_unique"),
         ),
     ]
