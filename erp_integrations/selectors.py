@@ -1,0 +1,412 @@
+"""Read queries of the ERP Integrations tool: its lists, sync history and audit trail.
+
+Every list is paged by *keyset*: a page asks for the rows after (or before) the last
+row it showed, by the list's sort key and the id, so it is one index range scan
+whatever the table's size. Nothing here counts rows or skips them with OFFSET: a page
+costs the same at ten rows as at a million.
+
+A cursor is the sort it belongs to, the row's sort key and its id, as URL-safe base64
+JSON. A cursor that does not parse, or belongs to another sort, means "the first page"
+rather than an error: cursors travel in URLs that people edit and share.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import F, Lookup, Model, Q, QuerySet, Value
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+
+from accounts.models import Company, DirectoryMembership, PermissionLevel, User
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    ExportState,
+    SubcontractorInvoice,
+    SyncRun,
+    Vendor,
+)
+
+RecordModel = type[Commitment] | type[SubcontractorInvoice]
+
+#: Rows per page of the record lists.
+RECORD_PAGE_SIZE = 25
+SYNC_RUN_PAGE_SIZE = 20
+AUDIT_PAGE_SIZE = 50
+#: Longest search term we take; longer input is cut, not refused.
+MAX_SEARCH_LENGTH = 100
+#: The lists of the tool: the export states a tab shows, in the order it shows them.
+LIST_STATES: tuple[str, ...] = (ExportState.READY, ExportState.FAILED, ExportState.SYNCED)
+
+
+# --- search ------------------------------------------------------------------------------
+class _ContainsIgnoringCase(Lookup):
+    """``column ILIKE '%term%'`` as PostgreSQL's trigram GIN indexes can serve it.
+
+    Django's ``icontains`` compiles to ``UPPER(column::text) LIKE UPPER(...)`` on
+    PostgreSQL, which no index on the bare column can answer. Used as an expression in
+    ``filter()``, not registered on any field.
+    """
+
+    lookup_name = "contains_ignoring_case"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs_sql} ILIKE {rhs_sql}", (*lhs_params, *rhs_params)
+        # SQLite's LIKE ignores case for ASCII; it needs the escape character spelled out.
+        return f"{lhs_sql} LIKE {rhs_sql} ESCAPE '\\'", (*lhs_params, *rhs_params)
+
+
+def _contains(field: str, term: str) -> _ContainsIgnoringCase:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _ContainsIgnoringCase(F(field), Value(f"%{escaped}%"))
+
+
+def clean_search(value: str | None) -> str:
+    """The search term as we use it: trimmed, bounded, without NUL characters."""
+    return (value or "").replace("\x00", "").strip()[:MAX_SEARCH_LENGTH]
+
+
+def _record_search(model: RecordModel, company_id: int, term: str) -> Q:
+    # Number and ERP id (and a commitment's title) through their trigram indexes; the
+    # vendor through the few vendors whose names match, not a join over every row.
+    matching_vendors = Vendor.objects.filter(_contains("name", term), company_id=company_id).values("id")
+    condition = (
+        Q(_contains("number", term)) | Q(_contains("erp_id", term)) | Q(vendor_id__in=matching_vendors)
+    )
+    if model is Commitment:
+        condition |= Q(_contains("title", term))
+    return condition
+
+
+# --- sorting -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SortKey:
+    """One sortable column: its name in the URL, the model field and the column label."""
+
+    name: str
+    field: str
+    label: str
+    #: The direction a click on the column header sorts first.
+    descending_first: bool = False
+
+
+_NUMBER = SortKey("number", "number", "Number")
+_TITLE = SortKey("title", "title", "Title")
+_AMOUNT = SortKey("amount", "amount", "Amount", descending_first=True)
+_SYNCED = SortKey("synced", "linked_at", "Synced", descending_first=True)
+_UPDATED = SortKey("updated", "updated_at", "Updated", descending_first=True)
+
+
+def sort_keys(model: RecordModel, export_state: str) -> dict[str, SortKey]:
+    """The sort keys a list offers; each has an index (company, export_state, key, id)."""
+    # A ready or failed record has no link yet, so its list sorts by when it last
+    # changed (sent, failed) instead of when it was synced.
+    when = _SYNCED if export_state == ExportState.SYNCED else _UPDATED
+    keys = [when, _NUMBER, _TITLE, _AMOUNT] if model is Commitment else [when, _NUMBER, _AMOUNT]
+    return {key.name: key for key in keys}
+
+
+def default_sort(export_state: str) -> str:
+    return "-synced" if export_state == ExportState.SYNCED else "-updated"
+
+
+def clean_sort(model: RecordModel, export_state: str, value: str | None) -> str:
+    """The sort as given if the list offers it, else the list's default."""
+    value = value or ""
+    if value.removeprefix("-") in sort_keys(model, export_state):
+        return value
+    return default_sort(export_state)
+
+
+# --- cursors -----------------------------------------------------------------------------
+def encode_cursor(sort: str, key: Any, pk: int) -> str:
+    if isinstance(key, datetime):
+        key = key.isoformat()
+    elif isinstance(key, Decimal):
+        key = str(key)
+    raw = json.dumps([sort, key, pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_MAX_CURSOR_LENGTH = 2000
+
+
+def _decode_cursor(value: str, sort: str, parse_key: Callable[[Any], Any]) -> tuple[Any, int] | None:
+    """(key, id) from a cursor of this sort, or None for anything else."""
+    if not value or len(value) > _MAX_CURSOR_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        cursor_sort, key, pk = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    if cursor_sort != sort or type(pk) is not int or not 0 < pk < 2**63:
+        return None
+    try:
+        parsed = parse_key(key)
+    except (TypeError, ValueError, InvalidOperation, OverflowError):
+        return None
+    return None if parsed is None else (parsed, pk)
+
+
+def _parse_text(key: Any) -> str | None:
+    return key if isinstance(key, str) and len(key) <= 300 else None
+
+
+def _parse_decimal(key: Any) -> Decimal | None:
+    if not isinstance(key, str) or len(key) > 40:
+        return None
+    value = Decimal(key)
+    return value if value.is_finite() else None
+
+
+def _parse_datetime(key: Any) -> datetime | None:
+    if not isinstance(key, str) or len(key) > 40:
+        return None
+    value = datetime.fromisoformat(key)
+    # Only the aware datetimes we write; a naive one would compare at the server's whim.
+    return value if value.tzinfo is not None else None
+
+
+def _key_parser(model: type[Model], field: str) -> Callable[[Any], Any]:
+    internal_type = model._meta.get_field(field).get_internal_type()
+    if internal_type == "DecimalField":
+        return _parse_decimal
+    if internal_type == "DateTimeField":
+        return _parse_datetime
+    return _parse_text
+
+
+# --- pages -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page[T: Model]:
+    """One page of a list and the cursors to its neighbours (None where there is none)."""
+
+    rows: list[T]
+    sort: str
+    next_cursor: str | None
+    prev_cursor: str | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def has_prev(self) -> bool:
+        return self.prev_cursor is not None
+
+
+def _keyset_page[T: Model](
+    queryset: QuerySet[T],
+    *,
+    sort: str,
+    field: str,
+    descending: bool,
+    after: str,
+    before: str,
+    page_size: int,
+) -> Page[T]:
+    """One page of ``queryset`` ordered by (field, id), both in the same direction.
+
+    Queries: exactly one, ``LIMIT page_size + 1``: the extra row only says whether
+    there is a next (or previous) page.
+    """
+    parse_key = _key_parser(queryset.model, field)
+    after_key = _decode_cursor(after, sort, parse_key)
+    before_key = None if after_key else _decode_cursor(before, sort, parse_key)
+    row_key = Tuple(F(field), F("id"))
+
+    backwards = before_key is not None
+    # Walking back from `before` reads the index the other way and flips the rows after.
+    read_descending = descending != backwards
+    ordering = (f"-{field}", "-id") if read_descending else (field, "id")
+    boundary = after_key or before_key
+    if boundary is not None:
+        comparison = TupleLessThan if read_descending else TupleGreaterThan
+        queryset = queryset.filter(comparison(row_key, boundary))
+    rows = list(queryset.order_by(*ordering)[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if backwards:
+        rows.reverse()
+
+    def cursor(row: T) -> str:
+        return encode_cursor(sort, getattr(row, field), row.pk)
+
+    if not rows:
+        return Page(rows=[], sort=sort, next_cursor=None, prev_cursor=None)
+    if backwards:
+        # We came back from a later page, so there is one; earlier ones only if the
+        # extra row was there.
+        return Page(rows, sort, next_cursor=cursor(rows[-1]), prev_cursor=cursor(rows[0]) if more else None)
+    return Page(
+        rows,
+        sort,
+        next_cursor=cursor(rows[-1]) if more else None,
+        prev_cursor=cursor(rows[0]) if after_key else None,
+    )
+
+
+def record_list_page(
+    *,
+    model: RecordModel,
+    company_id: int,
+    export_state: str,
+    search: str = "",
+    sort: str = "",
+    after: str = "",
+    before: str = "",
+    page_size: int = RECORD_PAGE_SIZE,
+) -> Page:
+    """A page of one of the tool's lists, e.g. *Commitments - Synced with Sage 300 CRE®*.
+
+    Rows come with their project and vendor (and an invoice's commitment) joined.
+    Queries: exactly one (the vendor search is a subquery of it).
+    """
+    sort = clean_sort(model, export_state, sort)
+    key = sort_keys(model, export_state)[sort.removeprefix("-")]
+    related = ("project", "vendor", "commitment") if model is SubcontractorInvoice else ("project", "vendor")
+    queryset = model.objects.select_related(*related).filter(company_id=company_id, export_state=export_state)
+    search = clean_search(search)
+    if search:
+        queryset = queryset.filter(_record_search(model, company_id, search))
+    return _keyset_page(
+        queryset,
+        sort=sort,
+        field=key.field,
+        descending=sort.startswith("-"),
+        after=after,
+        before=before,
+        page_size=page_size,
+    )
+
+
+def record_for_company(*, model: RecordModel, company_id: int, record_id: int):
+    """One record of the company with what its row shows, or None. Queries: one."""
+    related = ("project", "vendor", "commitment") if model is SubcontractorInvoice else ("project", "vendor")
+    return model.objects.select_related(*related).filter(company_id=company_id, pk=record_id).first()
+
+
+def sync_run_page(
+    *, connection_id: int, after: str = "", before: str = "", page_size: int = SYNC_RUN_PAGE_SIZE
+) -> Page:
+    """The connection's sync runs, newest first, with who asked for a manual one. Queries: one."""
+    queryset = SyncRun.objects.select_related("requested_by").filter(connection_id=connection_id)
+    return _keyset_page(
+        queryset,
+        sort="-started",
+        field="started_at",
+        descending=True,
+        after=after,
+        before=before,
+        page_size=page_size,
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    record_type: str = ""
+    user_id: int | None = None
+    outcome: str = ""
+    action: str = ""
+
+    @classmethod
+    def parse(cls, data) -> AuditFilters:
+        """Filters from query parameters; a value that is not one we know is ignored."""
+        record_type = data.get("record_type", "")
+        outcome = data.get("outcome", "")
+        action = data.get("action", "")
+        user = data.get("user", "")
+        return cls(
+            record_type=record_type if record_type in AuditEntry.RecordType.values else "",
+            outcome=outcome if outcome in AuditEntry.Outcome.values else "",
+            action=action if action in AuditEntry.Action.values else "",
+            user_id=int(user) if user.isdigit() and len(user) < 19 else None,
+        )
+
+    def as_query(self) -> dict[str, str]:
+        query = {"record_type": self.record_type, "outcome": self.outcome, "action": self.action}
+        query["user"] = str(self.user_id) if self.user_id else ""
+        return {name: value for name, value in query.items() if value}
+
+
+def audit_entry_page(
+    *,
+    company_id: int,
+    filters: AuditFilters = AuditFilters(),  # noqa: B008 - frozen, so sharing it is safe
+    after: str = "",
+    before: str = "",
+    page_size: int = AUDIT_PAGE_SIZE,
+) -> Page:
+    """The company's audit trail, newest first, with who made each attempt. Queries: one."""
+    queryset = AuditEntry.objects.select_related("user").filter(company_id=company_id)
+    if filters.record_type:
+        queryset = queryset.filter(record_type=filters.record_type)
+    if filters.outcome:
+        queryset = queryset.filter(outcome=filters.outcome)
+    if filters.action:
+        queryset = queryset.filter(action=filters.action)
+    if filters.user_id:
+        queryset = queryset.filter(user_id=filters.user_id)
+    return _keyset_page(
+        queryset,
+        sort="-created",
+        field="created_at",
+        descending=True,
+        after=after,
+        before=before,
+        page_size=page_size,
+    )
+
+
+def directory_users(*, company_id: int) -> list[User]:
+    """The people in the company's directory, by name, for the audit trail's user filter. Queries: one."""
+    return list(
+        User.objects.filter(memberships__company_id=company_id)
+        .order_by("username")
+        .only("id", "username", "first_name", "last_name")
+    )
+
+
+# --- companies -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompanyChoice:
+    id: int
+    name: str
+    #: The user's level on the company's ERP Integrations tool.
+    erp_level: int
+
+    @property
+    def can_view_tool(self) -> bool:
+        return self.erp_level >= PermissionLevel.READ_ONLY
+
+
+def companies_for_user(*, user: User, limit: int | None = None) -> Sequence[CompanyChoice]:
+    """The companies whose tool the user may open: their directory entries (all for superusers).
+
+    Queries: one.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    if user.is_superuser:
+        companies = Company.objects.order_by("name", "id").values_list("id", "name")
+        rows = companies[:limit] if limit else companies
+        return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
+    entries = (
+        DirectoryMembership.objects.filter(user=user)
+        .order_by("company__name", "company_id")
+        .values_list("company_id", "company__name", "erp_integrations_level")
+    )
+    rows = entries[:limit] if limit else entries
+    return [CompanyChoice(pk, name, level) for pk, name, level in rows]
