@@ -1,1 +1,61 @@
-urlpatterns: list = []
+"""Sign-in, home, the company's ERP Integrations tool, sync status and audit trail."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, register_converter
+
+from erp_integrations.views import audit, sync, tool
+
+
+class _Choice:
+    """A path segment that is one of a fixed set of words; anything else is a 404."""
+
+    words: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.regex = "|".join(self.words)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class TabConverter(_Choice):
+    words = tuple(tool.TABS)
+
+
+class ListConverter(_Choice):
+    words = tuple(tool.LISTS)
+
+
+class ActionConverter(_Choice):
+    words = ("unlink", "export", "reject")
+
+
+register_converter(TabConverter, "tab")
+register_converter(ListConverter, "list")
+register_converter(ActionConverter, "action")
+
+urlpatterns = [
+    path("", tool.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("companies/", tool.company_list, name="company_list"),
+    path("companies/<int:company_id>/erp/", tool.tool_home, name="erp_tool"),
+    path("companies/<int:company_id>/erp/sync/", sync.sync_history, name="erp_sync"),
+    path("companies/<int:company_id>/erp/sync/now/", sync.sync_now, name="erp_sync_now"),
+    path("companies/<int:company_id>/erp/sync/progress/", sync.sync_progress, name="erp_sync_progress"),
+    path("companies/<int:company_id>/erp/audit/", audit.audit_trail, name="erp_audit"),
+    path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
+    path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/<int:record_id>/<action:action>/",
+        tool.record_action,
+        name="erp_action",
+    ),
+]

@@ -1,0 +1,210 @@
+"""What every view of the ERP Integrations tool shares: sign-in, the company, refusals.
+
+One access helper, ``tool_view``, loads the company with its ERP connection and what
+the user may do there (``CompanyAccess``, loaded once per request) before the view
+runs. Outsiders get 404, members who may not open the tool get 403 with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+from http import HTTPStatus
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import Company
+from accounts.permissions import AccessDenied, Action, CompanyAccess
+from erp_integrations import selectors
+from erp_integrations.models import ErpConnection
+from erp_integrations.services.sync import SyncStatus
+
+#: Companies listed in the header's switcher; the rest are one click away.
+SWITCHER_LIMIT = 20
+#: How long the page waits for a worker to pick up a requested sync before it stops
+#: polling (the sync stays queued and runs when a worker is free).
+QUEUED_PATIENCE = timedelta(minutes=2)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@dataclass
+class Tool:
+    """The company's ERP Integrations tool as this request's user sees it."""
+
+    company: Company
+    connection: ErpConnection | None
+    access: CompanyAccess
+
+    @property
+    def erp_name(self) -> str:
+        return self.connection.erp_name if self.connection else "the ERP"
+
+
+def load_tool(request: HttpRequest, company_id: int) -> Tool:
+    """The company, its connection and the user's access, or 404 / AccessDenied.
+
+    Queries: 1) the company with its connection, 2) the user's directory entry,
+    3) the user's levels on the company's projects.
+    """
+    company = Company.objects.select_related("erp_connection").filter(pk=company_id).first()
+    if company is None:
+        raise Http404("No such company.")
+    access = CompanyAccess.load(request.user, company)
+    if not access.is_member:
+        # Outsiders learn nothing, not even that the company exists.
+        raise Http404("No such company.")
+    access.require(Action.VIEW_TOOL)
+    try:
+        connection = company.erp_connection
+    except ErpConnection.DoesNotExist:
+        connection = None
+    return Tool(company=company, connection=connection, access=access)
+
+
+def login_redirect(request: HtmxHttpRequest) -> HttpResponse:
+    """Send a signed-out user to the sign-in page, then back to where they were.
+
+    An HTMX request would otherwise swap the sign-in page into a table row, so it is
+    told to load the sign-in page as a whole page instead.
+    """
+    if request.htmx:
+        current = request.htmx.current_url_abs_path or "/"
+        login_url = resolve_url(settings.LOGIN_URL)
+        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current})}")
+    return redirect_to_login(request.get_full_path())
+
+
+def tool_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Sign-in, then the tool of ``company_id`` for the view as its second argument."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, company_id: int, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return login_redirect(request)
+        try:
+            tool = load_tool(request, company_id)
+        except AccessDenied as denied:
+            return denied_response(request, denied, company_id=company_id)
+        return view(request, tool, *args, **kwargs)
+
+    return wrapper
+
+
+def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """login_required that answers HTMX requests with a whole-page redirect."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return login_redirect(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def denied_response(
+    request: HtmxHttpRequest, denied: AccessDenied, *, company_id: int | None
+) -> HttpResponse:
+    """403 with the reason: which requirement is missing."""
+    reason = denied.decision.reason
+    if request.htmx:
+        return flash_response(request, reason, ok=False, status=HTTPStatus.FORBIDDEN)
+    context = {"reason": reason, "company_id": company_id, **switcher_context(request)}
+    return render(request, "erp/denied.html", context, status=HTTPStatus.FORBIDDEN)
+
+
+def flash_response(request: HttpRequest, message: str, *, ok: bool, status: int) -> HttpResponse:
+    """A message for the page's message area, whatever element made the request."""
+    response = render(request, "base.html#flash_message", {"message": message, "ok": ok}, status=status)
+    return reswap(retarget(response, "#flash"), "innerHTML")
+
+
+def csrf_failure(request: HtmxHttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals in words a user can act on; an HTMX one goes to the message area."""
+    message = (
+        "Your session changed since this page was loaded (for example, you signed in again). "
+        "Reload the page and try again."
+    )
+    if getattr(request, "htmx", False):
+        return flash_response(request, message, ok=False, status=HTTPStatus.FORBIDDEN)
+    return render(request, "erp/csrf_failure.html", {"message": message}, status=HTTPStatus.FORBIDDEN)
+
+
+def switcher_context(request: HttpRequest) -> dict:
+    """The companies for the header's switcher. Queries: one (none when signed out)."""
+    companies = selectors.companies_for_user(user=request.user, limit=SWITCHER_LIMIT + 1)
+    return {
+        "switcher_companies": companies[:SWITCHER_LIMIT],
+        "switcher_more": len(companies) > SWITCHER_LIMIT,
+    }
+
+
+def panel_context(
+    tool: Tool,
+    status: SyncStatus | None,
+    *,
+    waiting_since: datetime | None = None,
+    message: str = "",
+    ok: bool = True,
+    here: str = "",
+    tab=None,
+) -> dict:
+    """What the sync panel shows: last and next run, a run's progress, Sync now.
+
+    ``waiting_since``: a Sync now was accepted then and no run has picked it up yet;
+    the progress bar keeps polling until one has, or its patience runs out.
+    """
+    polling = False
+    progress_query: dict[str, str] = {}
+    if status is not None and status.running is not None:
+        polling = True
+        progress_query["run"] = str(status.running.pk)
+    elif waiting_since is not None and status is not None:
+        last = status.last_completed
+        picked_up = last is not None and last.started_at >= waiting_since
+        polling = not picked_up and timezone.now() - waiting_since < QUEUED_PATIENCE
+        if polling:
+            progress_query["since"] = waiting_since.isoformat()
+    if here:
+        progress_query["next"] = here
+    if tab is not None:
+        progress_query["tab"] = tab.slug
+    return {
+        "tab": tab,
+        "tool": tool,
+        "company": tool.company,
+        "erp_name": tool.erp_name,
+        "status": status,
+        "can_sync_now": tool.access.check(Action.SYNC_NOW),
+        "polling": polling,
+        "progress_url": reverse("erp_sync_progress", kwargs={"company_id": tool.company.pk})
+        + "?"
+        + urlencode(progress_query),
+        "panel_message": message,
+        "panel_ok": ok,
+        "here": here,
+    }
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """Where a plain form goes back to: ``next`` if it stays on this site, else ``default``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default

@@ -1,0 +1,414 @@
+"""The company's ERP Integrations tool: one tab per record type, its lists and actions.
+
+Each tab shows three lists in the articles' words ("Commitments - Ready to Export",
+"Commitments - Failed to Export", "Commitments - Synced with Sage 300 CRE®"). Rows
+carry Export / Reject (ready and failed) or Unlink (synced) as HTMX buttons that are
+also plain forms, so they work without JavaScript too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import replace_url, trigger_client_event
+
+from accounts.permissions import AccessDenied, Action, Decision
+from erp_integrations import selectors
+from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.services import exports, unlink
+from erp_integrations.services.results import ActionResult
+from erp_integrations.services.sync import sync_status
+from erp_integrations.views.common import (
+    HtmxHttpRequest,
+    Tool,
+    panel_context,
+    safe_next,
+    signed_in,
+    switcher_context,
+    tool_view,
+)
+
+
+# --- what the tool shows -------------------------------------------------------------------
+@dataclass(frozen=True)
+class TabSpec:
+    """One tab of the tool: a record type, its words and its services."""
+
+    slug: str
+    title: str
+    model: selectors.RecordModel
+    #: The word of the articles' red message: the ERP calls an invoice a requisition.
+    erp_word: str
+    #: action name -> service taking (user, record id[, reason])
+    services: dict[str, Callable[..., ActionResult]]
+
+
+def _commitment_service(service):
+    return lambda *, user, record_id, **extra: service(user=user, commitment_id=record_id, **extra)
+
+
+def _invoice_service(service):
+    return lambda *, user, record_id, **extra: service(user=user, invoice_id=record_id, **extra)
+
+
+TABS: dict[str, TabSpec] = {
+    "commitments": TabSpec(
+        slug="commitments",
+        title="Commitments",
+        model=Commitment,
+        erp_word="commitment",
+        services={
+            "unlink": _commitment_service(unlink.commitment_unlink),
+            "export": _commitment_service(exports.commitment_export),
+            "reject": _commitment_service(exports.commitment_reject),
+        },
+    ),
+    "subcontractor-invoices": TabSpec(
+        slug="subcontractor-invoices",
+        title="Subcontractor Invoices",
+        model=SubcontractorInvoice,
+        erp_word="requisition",
+        services={
+            "unlink": _invoice_service(unlink.subcontractor_invoice_unlink),
+            "export": _invoice_service(exports.subcontractor_invoice_export),
+            "reject": _invoice_service(exports.subcontractor_invoice_reject),
+        },
+    ),
+}
+
+#: List slug in URLs -> export state, in the order a tab shows them.
+LISTS: dict[str, str] = {
+    "ready": ExportState.READY,
+    "failed": ExportState.FAILED,
+    "synced": ExportState.SYNCED,
+}
+STATE_TO_LIST = {state: slug for slug, state in LISTS.items()}
+#: The actions a row of each list offers, in button order.
+LIST_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ready": ("export", "reject"),
+    "failed": ("export", "reject"),
+    "synced": ("unlink",),
+}
+ACTION_PERMISSIONS = {"unlink": Action.UNLINK, "export": Action.EXPORT, "reject": Action.REJECT}
+
+
+def list_title(tab: TabSpec, list_slug: str, erp_name: str) -> str:
+    """The articles' list titles, with the ERP's own name."""
+    words = {
+        "ready": "Ready to Export",
+        "failed": "Failed to Export",
+        "synced": f"Synced with {erp_name}",
+    }
+    return f"{tab.title} - {words[list_slug]}"
+
+
+@dataclass
+class RowAction:
+    name: str
+    label: str
+    url: str
+    decision: Decision
+
+
+@dataclass
+class RecordRow:
+    record: Commitment | SubcontractorInvoice
+    list_slug: str
+    actions: list[RowAction] = field(default_factory=list)
+    #: True when the list says once, above its rows, why these buttons are disabled.
+    reason_in_list: bool = False
+
+    @property
+    def dom_id(self) -> str:
+        return f"{self.list_slug}-{self.record.record_type}-{self.record.pk}"
+
+    @property
+    def denied_reasons(self) -> list[str]:
+        """Why the disabled buttons are disabled, once for buttons missing the same things."""
+        denied = [action for action in self.actions if not action.decision]
+        if not denied:
+            return []
+        missing = {action.decision.missing for action in denied}
+        if len(denied) > 1 and len(missing) == 1 and all(a.decision.is_member for a in denied):
+            names = " and ".join(action.label for action in denied)
+            return [f"{names} need " + ", and ".join(denied[0].decision.missing) + "."]
+        return [action.decision.reason for action in denied]
+
+
+def _record_row(tool: Tool, tab: TabSpec, record, list_slug: str) -> RecordRow:
+    # Decisions come from the access loaded once for the request: no query per row.
+    actions = [
+        RowAction(
+            name=name,
+            label=name.capitalize(),
+            url=reverse(
+                "erp_action",
+                kwargs={
+                    "company_id": tool.company.pk,
+                    "tab": tab.slug,
+                    "record_id": record.pk,
+                    "action": name,
+                },
+            ),
+            decision=tool.access.check(ACTION_PERMISSIONS[name], record.project),
+        )
+        for name in LIST_ACTIONS[list_slug]
+    ]
+    return RecordRow(record=record, list_slug=list_slug, actions=actions)
+
+
+def _query_without(query: QueryDict, *names: str) -> QueryDict:
+    copy = query.copy()
+    for name in names:
+        copy.pop(name, None)
+    return copy
+
+
+def _list_context(
+    request: HtmxHttpRequest, tool: Tool, tab: TabSpec, list_slug: str, query: QueryDict | None = None
+) -> dict:
+    """One list of a tab: its page of rows and the links that search, sort and page it.
+
+    Each list reads its own prefixed parameters (``synced-q``, ``synced-sort``,
+    ``synced-after``, ``synced-before``), so the three lists of a tab keep their state
+    side by side in one URL. Queries: one (the page of rows).
+    """
+    prefix = f"{list_slug}-"
+    query = request.GET if query is None else query
+    page = selectors.record_list_page(
+        model=tab.model,
+        company_id=tool.company.pk,
+        export_state=LISTS[list_slug],
+        search=query.get(prefix + "q", ""),
+        sort=query.get(prefix + "sort", ""),
+        after=query.get(prefix + "after", ""),
+        before=query.get(prefix + "before", ""),
+    )
+    search = selectors.clean_search(query.get(prefix + "q", ""))
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.slug})
+    list_url = reverse(
+        "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.slug, "list_slug": list_slug}
+    )
+    # Links keep the other lists' state and this list's search and sort.
+    base = _query_without(query, prefix + "after", prefix + "before")
+
+    def link(**changes: str) -> str:
+        params = base.copy()
+        for name, value in changes.items():
+            params[prefix + name] = value
+        return params.urlencode()
+
+    columns = []
+    for key in selectors.sort_keys(tab.model, LISTS[list_slug]).values():
+        active = page.sort.removeprefix("-") == key.name
+        descending = page.sort.startswith("-")
+        if active:
+            next_sort = key.name if descending else f"-{key.name}"
+        else:
+            next_sort = f"-{key.name}" if key.descending_first else key.name
+        columns.append(
+            {
+                "key": key.name,
+                "label": key.label,
+                "active": active,
+                "descending": descending,
+                "query": link(sort=next_sort),
+            }
+        )
+    # The search form carries the rest of the state, so a search keeps the sort and
+    # the other lists as they are.
+    hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
+    rows = [_record_row(tool, tab, record, list_slug) for record in page.rows]
+    # When every row is refused for the same reason (the user lacks the privilege, or
+    # the level on ERP Integrations), say it once above the list, not on every row.
+    reasons = {tuple(row.denied_reasons) for row in rows}
+    denied_note = ""
+    if len(rows) > 1 and len(reasons) == 1 and rows[0].denied_reasons:
+        denied_note = " ".join(rows[0].denied_reasons)
+        for row in rows:
+            row.reason_in_list = True
+    return {
+        "slug": list_slug,
+        "prefix": prefix,
+        "denied_note": denied_note,
+        "title": list_title(tab, list_slug, tool.erp_name),
+        "dom_id": f"{tab.slug}-{list_slug}",
+        "page": page,
+        "rows": rows,
+        "search": search,
+        "sort": page.sort,
+        # "when" is the first column's key: synced at, or updated at for unsynced lists.
+        "columns": {"when": columns[0]} | {column["key"]: column for column in columns},
+        "tab_url": tab_url,
+        "list_url": list_url,
+        "query": query.urlencode(),
+        "hidden": hidden,
+        "next_query": link(after=page.next_cursor) if page.next_cursor else "",
+        "prev_query": link(before=page.prev_cursor) if page.prev_cursor else "",
+        "first_query": base.urlencode()
+        if (query.get(prefix + "after") or query.get(prefix + "before"))
+        else None,
+        "here": f"{tab_url}?{query.urlencode()}" if query else tab_url,
+    }
+
+
+def _merged_query(request: HtmxHttpRequest, *, prefix: str) -> QueryDict:
+    """The page's own query with this list's parameters as the request gives them.
+
+    The other lists' state comes from the address bar (HX-Current-URL), which is
+    always current, rather than from links rendered before they last changed.
+    """
+    current = request.htmx.current_url or ""
+    merged = QueryDict(urlsplit(current).query, mutable=True)
+    for name in list(merged):
+        if name.startswith(prefix):
+            del merged[name]
+    for name, values in request.GET.lists():
+        if name.startswith(prefix):
+            merged.setlist(name, values)
+    return merged
+
+
+def _tool_context(request: HtmxHttpRequest, tool: Tool, *, active: str) -> dict:
+    return {
+        "tool": tool,
+        "company": tool.company,
+        "erp_name": tool.erp_name,
+        "tabs": TABS.values(),
+        "active": active,
+        **switcher_context(request),
+    }
+
+
+def message_about(record, message: str) -> str:
+    """The message with the record's number in front when the message does not name it."""
+    return message if record.number in message else f"{record.number}: {message}"
+
+
+# --- pages ---------------------------------------------------------------------------------------
+@require_GET
+@signed_in
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """After sign-in: the tool of the user's company, or a choice when there is none to open."""
+    companies = selectors.companies_for_user(user=request.user, limit=2)
+    openable = [company for company in companies if company.can_view_tool]
+    if len(companies) == 1 and openable:
+        return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
+    return redirect("company_list")
+
+
+@require_GET
+@signed_in
+def company_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Every company the user can switch to, and what they may do in each."""
+    companies = selectors.companies_for_user(user=request.user)
+    return render(request, "erp/companies.html", {"companies": companies, **switcher_context(request)})
+
+
+@require_GET
+@tool_view
+def tool_home(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
+    return redirect("erp_tab", company_id=tool.company.pk, tab="commitments")
+
+
+@require_GET
+@tool_view
+def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
+    """A tab with its three lists and the sync status.
+
+    Queries: session, user, company with its connection, directory entry, project
+    levels, the switcher's companies, the sync status (see services.sync.sync_status),
+    and one per list.
+    """
+    spec = TABS[tab]
+    status = sync_status(connection=tool.connection) if tool.connection else None
+    context = _tool_context(request, tool, active=spec.slug)
+    context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
+    context["lists"] = [_list_context(request, tool, spec, slug) for slug in LISTS]
+    return render(request, "erp/tab.html", context)
+
+
+@require_GET
+@tool_view
+def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) -> HttpResponse:
+    """One list of a tab, searched, sorted or paged: the fragment HTMX swaps.
+
+    Without HTMX (a bookmarked or shared link) it is the whole tab.
+    """
+    spec = TABS[tab]
+    if not request.htmx:
+        url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug})
+        return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
+    query = _merged_query(request, prefix=f"{list_slug}-")
+    context = {
+        "tab": spec,
+        "tool": tool,
+        "erp_name": tool.erp_name,
+        "list": _list_context(request, tool, spec, list_slug, query),
+    }
+    response = render(request, "erp/tab.html#list_body", context)
+    # The address bar follows the list's search, sort and page, so reload and share work.
+    return replace_url(response, context["list"]["here"])
+
+
+@require_POST
+@tool_view
+def record_action(
+    request: HtmxHttpRequest, tool: Tool, tab: str, record_id: int, action: str
+) -> HttpResponse:
+    """Unlink, Export or Reject one record, then show the outcome where the row was.
+
+    HTMX: the row is swapped for its new self with the message under it (green or
+    red), or for the message alone when the record left the list; the response's
+    status is the outcome's (403, 409, 422, 502). Plain form: a message and back.
+    """
+    spec = TABS[tab]
+    record = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record_id)
+    if record is None:
+        # Unknown ids and other companies' records alike.
+        raise Http404("No such record in this company.")
+    shown_in = STATE_TO_LIST.get(record.export_state)
+    extra = {"reason": request.POST.get("reason", "")} if action == "reject" else {}
+    try:
+        result = spec.services[action](user=request.user, record_id=record.pk, **extra)
+    except AccessDenied as denied:
+        result = ActionResult(False, denied.decision.reason, HTTPStatus.FORBIDDEN, record)
+
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug})
+    if not request.htmx:
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        messages.add_message(request, level, message_about(record, result.message))
+        return redirect(safe_next(request, tab_url))
+
+    # Read the record again: the service may have moved it to another list.
+    fresh = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record.pk)
+    now_in = STATE_TO_LIST.get(fresh.export_state) if fresh else None
+    list_slug = shown_in or now_in or "synced"
+    context = {
+        "tab": spec,
+        "tool": tool,
+        "erp_name": tool.erp_name,
+        "record": record if fresh is None else fresh,
+        "row": _record_row(tool, spec, fresh, list_slug)
+        if fresh is not None and now_in == shown_in
+        else None,
+        "list_slug": list_slug,
+        "message": result.message,
+        "message_names_record": record.number in result.message,
+        "ok": result.ok,
+        "here": safe_next(request, tab_url),
+    }
+    response = render(request, "erp/tab.html#record", context, status=result.status)
+    if now_in and now_in != shown_in:
+        # The record joined another list of this tab (exported: synced; export failed:
+        # failed); that list shows it after a refresh of its own.
+        trigger_client_event(response, f"erp:refresh-{now_in}")
+    return response

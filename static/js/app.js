@@ -1,0 +1,39 @@
+// ERP Integrations: the little the page needs beyond htmx.
+//
+// Replies htmx swaps carry their own message (403, 409, 422, 502 are swapped, see the
+// htmx-config meta tag). What is left are failures with no useful body: an unexpected
+// server error or a lost connection. Say so in the page's message area instead of
+// leaving the button to do nothing.
+(function () {
+  "use strict";
+
+  function flash(text) {
+    var area = document.getElementById("flash");
+    if (!area) {
+      return;
+    }
+    var message = document.createElement("p");
+    message.className = "msg msg-error";
+    message.setAttribute("role", "alert");
+    message.setAttribute("data-testid", "flash-message");
+    message.textContent = text;
+    area.replaceChildren(message);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    // Refusals (4xx, 502) are swapped into the page with their message and do not
+    // come here; what does is a reply with no useful body.
+    if (status >= 500) {
+      flash("Something went wrong on our side (error " + status + "). Reload the page to see the current state, then try again.");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    flash("The server could not be reached. Check your connection and try again.");
+  });
+
+  document.addEventListener("htmx:timeout", function () {
+    flash("The server took too long to answer. Reload the page to see the current state.");
+  });
+})();
