@@ -140,6 +140,9 @@ def test_runs_web_worker_and_beat_on_sqlite_and_the_file_system_broker(var_dir):
     assert "celery -A erp_integrations worker" in commands
     assert "celery -A erp_integrations beat" in commands
     assert "Demo data ready" in runall.output()
+    # Everything the embedded default writes stays under VAR_DIR.
+    assert (var_dir / "erp_integrations.sqlite3").is_file()
+    assert (var_dir / "celery-broker" / "control").is_dir()
     assert code == 0
     assert not any(alive(pid) for pid in children)
 
