@@ -171,7 +171,7 @@ def commitment_create(request: HttpRequest, project_id: int) -> HttpResponse:
         user=request.user, project_id=project_id, action=Action.EDIT_COMMITMENTS
     )
     data = request.POST if request.method == "POST" else None
-    form = CommitmentForm(data, company_id=project.company_id, prefix="commitment")
+    form = CommitmentForm(data, company_id=project.company_id)
     formset = LineItemFormSet(data, prefix="lines")
     if data is not None and form.is_valid() and formset.is_valid():
         try:
@@ -216,7 +216,7 @@ def commitment_edit(request: HttpRequest, project_id: int, pk: int) -> HttpRespo
     data = request.POST if request.method == "POST" else None
     initial = {field: getattr(commitment, field) for field in ("kind", "number", "title", "status")}
     initial["vendor"] = commitment.vendor_id
-    form = CommitmentForm(data, initial=initial, company_id=commitment.company_id, prefix="commitment")
+    form = CommitmentForm(data, initial=initial, company_id=commitment.company_id)
     formset = LineItemFormSet(data, initial=line_item_initial(commitment), prefix="lines")
     if lock_reason:
         form.disable_all()

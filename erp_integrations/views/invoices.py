@@ -70,7 +70,7 @@ def invoice_create(request: HttpRequest, project_id: int, pk: int) -> HttpRespon
         return render(request, "invoices/form.html", context, status=HTTPStatus.CONFLICT)
 
     data = request.POST if request.method == "POST" else None
-    form = SubcontractorInvoiceForm(data, prefix="invoice")
+    form = SubcontractorInvoiceForm(data)
     if data is not None and form.is_valid():
         try:
             invoice = records.subcontractor_invoice_create(
@@ -107,9 +107,7 @@ def invoice_edit(request: HttpRequest, project_id: int, iid: int) -> HttpRespons
         return _render_locked(request, invoice, access, lock_reason)
 
     data = request.POST if request.method == "POST" else None
-    form = SubcontractorInvoiceForm(
-        data, initial={field: getattr(invoice, field) for field in FORM_FIELDS}, prefix="invoice"
-    )
+    form = SubcontractorInvoiceForm(data, initial={field: getattr(invoice, field) for field in FORM_FIELDS})
     if lock_reason:
         form.disable_all()
     elif data is not None and form.is_valid():

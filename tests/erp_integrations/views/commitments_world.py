@@ -71,17 +71,17 @@ def commitment_form_data(
 ) -> dict[str, str]:
     """What the commitment form posts: the fields and the line-item formset."""
     data = {
-        "commitment-kind": "subcontract",
-        "commitment-number": "SC-100",
-        "commitment-title": "Formwork and concrete",
-        "commitment-vendor": str(world.vendor.pk),
-        "commitment-status": "approved",
+        "kind": "subcontract",
+        "number": "SC-100",
+        "title": "Formwork and concrete",
+        "vendor": str(world.vendor.pk),
+        "status": "approved",
         "lines-TOTAL_FORMS": str(len(lines)),
         "lines-INITIAL_FORMS": "0",
         "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "1000",
     }
-    data.update({f"commitment-{name}": value for name, value in fields.items()})
+    data.update(fields)
     for i, (cost_code, amount) in enumerate(lines):
         data[f"lines-{i}-cost_code"] = cost_code
         data[f"lines-{i}-amount"] = amount
@@ -91,12 +91,12 @@ def commitment_form_data(
 
 def invoice_form_data(**fields: str) -> dict[str, str]:
     data = {
-        "invoice-number": "1",
-        "invoice-billing_period_start": "2026-10-01",
-        "invoice-billing_period_end": "2026-10-31",
-        "invoice-amount": "10000.00",
-        "invoice-retainage": "1000.00",
-        "invoice-status": "under_review",
+        "number": "1",
+        "billing_period_start": "2026-10-01",
+        "billing_period_end": "2026-10-31",
+        "amount": "10000.00",
+        "retainage": "1000.00",
+        "status": "under_review",
     }
-    data.update({f"invoice-{name}": value for name, value in fields.items()})
+    data.update(fields)
     return data

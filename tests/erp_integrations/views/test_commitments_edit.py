@@ -36,7 +36,7 @@ def test_the_new_commitment_form_offers_the_companys_vendors(world):
     assert response.status_code == HTTPStatus.OK
     assert list(response.context["form"].fields["vendor"].queryset) == [world.vendor]
     body = response.content.decode()
-    assert 'name="commitment-number"' in body and 'name="lines-0-cost_code"' in body
+    assert 'name="number"' in body and 'name="lines-0-cost_code"' in body
     assert 'data-testid="save-commitment"' in body
 
 

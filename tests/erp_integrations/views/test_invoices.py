@@ -44,7 +44,7 @@ def test_the_subcontract_links_to_a_new_invoice_form(world, subcontract):
     assert _create_url(subcontract) in detail.content.decode()
     form = world.client(world.pm).get(_create_url(subcontract))
     assert form.status_code == HTTPStatus.OK
-    assert 'name="invoice-billing_period_start"' in form.content.decode()
+    assert 'name="billing_period_start"' in form.content.decode()
 
 
 def test_creating_an_invoice_copies_the_subcontracts_vendor_and_redirects(world, subcontract):
