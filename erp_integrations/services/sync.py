@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
 
-from celery.schedules import maybe_schedule
+from celery.schedules import crontab, maybe_schedule
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
@@ -323,11 +323,14 @@ class SyncStatus:
 
 
 def next_scheduled_run(now: datetime | None = None) -> datetime:
-    """When beat next sends the hourly sync, to the second."""
+    """When beat next sends the hourly sync after ``now`` (UTC)."""
     now = now or timezone.now()
     schedule = maybe_schedule(settings.CELERY_BEAT_SCHEDULE["hourly-erp-sync"]["schedule"])
-    estimate = now + schedule.remaining_estimate(now)
-    return (estimate + timedelta(microseconds=500_000)).replace(microsecond=0)
+    if isinstance(schedule, crontab):
+        start, delta, _now = schedule.remaining_delta(now)
+        return (start + delta).astimezone(UTC)
+    # An interval (SYNC_SCHEDULE_SECONDS, tests only): beat's own start is not known here.
+    return now + schedule.run_every
 
 
 def sync_status(*, connection: ErpConnection) -> SyncStatus:

@@ -56,16 +56,17 @@ def restore_in_erp(record: Commitment | SubcontractorInvoice, erp_id: str) -> No
 
 
 class PausedSync:
-    """A sync running in a thread of its own, held at its first question to the ERP.
+    """A sync running in a thread of its own, held at a question to the ERP (the first).
 
     Inside ``with PausedSync(company) as paused:`` the run has claimed the connection,
     recorded itself as running and read its first batch; leaving the block lets it
     finish. ``paused.run`` is the finished run (or None). Needs transaction=True.
     """
 
-    def __init__(self, company, *, trigger: str = "schedule"):
+    def __init__(self, company, *, trigger: str = "schedule", hold_at: int = 1):
         self.company = company
         self.trigger = trigger
+        self.hold_at = hold_at
         self.inside = threading.Event()
         self.release = threading.Event()
         self.run = None
@@ -73,7 +74,7 @@ class PausedSync:
         self.thread = threading.Thread(target=self._sync)
 
     def _hold(self, call: int, kind: str) -> None:
-        if call == 1:
+        if call == self.hold_at:
             self.inside.set()
             self.release.wait(timeout=30)
 
