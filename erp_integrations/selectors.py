@@ -392,9 +392,12 @@ class CompanyChoice:
         return self.erp_level >= PermissionLevel.READ_ONLY
 
 
-def companies_for_user(*, user: User, limit: int | None = None) -> Sequence[CompanyChoice]:
-    """The companies whose tool the user may open: their directory entries (all for superusers).
+def companies_for_user(
+    *, user: User, limit: int | None = None, openable_only: bool = False
+) -> Sequence[CompanyChoice]:
+    """The user's companies: their directory entries (every company for superusers).
 
+    ``openable_only``: only those whose ERP Integrations tool the user may open.
     Queries: one.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -403,10 +406,11 @@ def companies_for_user(*, user: User, limit: int | None = None) -> Sequence[Comp
         companies = Company.objects.order_by("name", "id").values_list("id", "name")
         rows = companies[:limit] if limit else companies
         return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
-    entries = (
-        DirectoryMembership.objects.filter(user=user)
-        .order_by("company__name", "company_id")
-        .values_list("company_id", "company__name", "erp_integrations_level")
+    entries = DirectoryMembership.objects.filter(user=user)
+    if openable_only:
+        entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
+    entries = entries.order_by("company__name", "company_id").values_list(
+        "company_id", "company__name", "erp_integrations_level"
     )
     rows = entries[:limit] if limit else entries
     return [CompanyChoice(pk, name, level) for pk, name, level in rows]

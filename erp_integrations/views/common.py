@@ -14,10 +14,9 @@ from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -83,8 +82,7 @@ def login_redirect(request: HtmxHttpRequest) -> HttpResponse:
     """
     if request.htmx:
         current = request.htmx.current_url_abs_path or "/"
-        login_url = resolve_url(settings.LOGIN_URL)
-        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current})}")
+        return HttpResponseClientRedirect(redirect_to_login(current).url)
     return redirect_to_login(request.get_full_path())
 
 
@@ -146,7 +144,7 @@ def csrf_failure(request: HtmxHttpRequest, reason: str = "") -> HttpResponse:
 
 def switcher_context(request: HttpRequest) -> dict:
     """The companies for the header's switcher. Queries: one (none when signed out)."""
-    companies = selectors.companies_for_user(user=request.user, limit=SWITCHER_LIMIT + 1)
+    companies = selectors.companies_for_user(user=request.user, limit=SWITCHER_LIMIT + 1, openable_only=True)
     return {
         "switcher_companies": companies[:SWITCHER_LIMIT],
         "switcher_more": len(companies) > SWITCHER_LIMIT,

@@ -297,10 +297,13 @@ def message_about(record, message: str) -> str:
 @require_GET
 @signed_in
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    """After sign-in: the tool of the user's company, or a choice when there is none to open."""
-    companies = selectors.companies_for_user(user=request.user, limit=2)
-    openable = [company for company in companies if company.can_view_tool]
-    if len(companies) == 1 and openable:
+    """After sign-in: the ERP Integrations tool of the user's (first) company.
+
+    The header's switcher moves between companies; a user who may open no company's
+    tool sees the list of their companies and why.
+    """
+    openable = selectors.companies_for_user(user=request.user, limit=1, openable_only=True)
+    if openable:
         return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
     return redirect("company_list")
 
@@ -397,8 +400,10 @@ def record_action(
         "tool": tool,
         "erp_name": tool.erp_name,
         "record": record if fresh is None else fresh,
+        # The row itself while the record is still in the list it was shown in; else
+        # only the message, where the row was.
         "row": _record_row(tool, spec, fresh, list_slug)
-        if fresh is not None and now_in == shown_in
+        if now_in is not None and now_in == shown_in
         else None,
         "list_slug": list_slug,
         "message": result.message,

@@ -1,0 +1,340 @@
+"""Unlink from the tool's Synced lists: the articles' story, in HTMX and as a plain form."""
+
+import html
+import re
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import DirectoryMembership, PermissionLevel, ProjectPermission
+from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.sandbox.services import sandbox_delete
+from tests import factories
+from tests.erp_integrations.views.tool_world import (
+    ERP_READ,
+    ERP_STANDARD,
+    PRIVILEGE,
+    REQUISITION_STILL_IN_SAGE_100,
+    STILL_IN_SAGE_300,
+    action_url,
+    build_world,
+    client_for,
+    csrf_token,
+    delete_in_erp_and_sync,
+    messages_of,
+    post,
+    synced_commitment,
+    synced_invoice,
+    tab_url,
+    text,
+)
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def unlink(client, record, *, htmx=True, data=None, company=None):
+    page = tab_url(
+        (company or record.company),
+        "commitments" if isinstance(record, Commitment) else "subcontractor-invoices",
+    )
+    token = csrf_token(client, page)
+    return post(
+        client, action_url(record, "unlink", company=company), data, htmx=htmx, token=token, current=page
+    )
+
+
+def audit_outcomes(record):
+    return list(
+        AuditEntry.objects.filter(record_id=record.pk, action="unlink")
+        .order_by("id")
+        .values_list("outcome", flat=True)
+    )
+
+
+def row_message(response) -> str:
+    match = re.search(r'data-testid="row-message">(.*?)</p>', response.content.decode(), re.S)
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())) if match else ""
+
+
+# --- the articles' story -----------------------------------------------------------------------
+def test_unlink_fails_in_red_while_the_commitment_is_still_in_sage_300():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-12")
+
+    response = unlink(client_for(world.approver), commitment)
+
+    assert response.status_code == HTTPStatus.CONFLICT
+    body = response.content.decode()
+    # The row stays in the Synced list, with the red words under it.
+    assert body.strip().startswith(f'<tbody id="synced-commitment-{commitment.pk}"')
+    assert f'<p class="msg msg-error" role="alert" data-testid="row-message">{STILL_IN_SAGE_300}</p>' in body
+    assert 'data-testid="unlink-button"' in body
+    commitment.refresh_from_db()
+    assert commitment.export_state == ExportState.SYNCED
+    assert audit_outcomes(commitment) == ["refused"]
+
+
+def test_unlink_still_fails_after_deleting_in_the_erp_until_a_sync_has_seen_it():
+    world = build_world()
+    commitment = synced_commitment(world)
+    sandbox_delete(erp_system="sage300", kind="commitment", erp_id=commitment.erp_id)
+
+    response = unlink(client_for(world.approver), commitment)
+
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert row_message(response) == STILL_IN_SAGE_300
+
+
+def test_unlink_succeeds_in_green_once_the_sync_saw_the_commitment_deleted():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-12")
+    delete_in_erp_and_sync(commitment)
+
+    response = unlink(client_for(world.approver), commitment)
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.content.decode()
+    # The record has left the Synced list: its place says what happened, in green.
+    assert body.strip().startswith(
+        f'<tbody id="synced-commitment-{commitment.pk}" class="record record-done"'
+    )
+    assert '<p class="msg msg-success" role="status" data-testid="row-message">' in body
+    assert row_message(response) == "SC-12 — Successfully Unlinked"
+    assert 'data-testid="row-message-text">Successfully Unlinked</span>' in body
+    assert 'data-testid="unlink-button"' not in body
+    commitment.refresh_from_db()
+    assert (commitment.export_state, commitment.erp_id) == (ExportState.DRAFT, None)
+    assert audit_outcomes(commitment) == ["success"]
+
+
+def test_unlink_of_a_requisition_uses_the_invoice_articles_words():
+    world = build_world(erp_system="sage100")
+    invoice = synced_invoice(world)
+
+    refused = unlink(client_for(world.approver), invoice)
+    assert refused.status_code == HTTPStatus.CONFLICT
+    assert row_message(refused) == REQUISITION_STILL_IN_SAGE_100
+    assert refused.content.decode().strip().startswith(f'<tbody id="synced-invoice-{invoice.pk}"')
+
+    delete_in_erp_and_sync(invoice)
+    done = unlink(client_for(world.approver), invoice)
+
+    assert done.status_code == HTTPStatus.OK
+    assert row_message(done) == f"{invoice.number} — Successfully Unlinked"
+    invoice.refresh_from_db()
+    assert invoice.export_state == ExportState.DRAFT
+
+
+def test_a_commitment_with_synced_invoices_says_to_unlink_them_first():
+    world = build_world(erp_system="sage100")
+    invoice = synced_invoice(world)
+    delete_in_erp_and_sync(invoice.commitment)
+
+    response = unlink(client_for(world.approver), invoice.commitment)
+
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert row_message(response) == (
+        "This commitment has 1 subcontractor invoice synced with Sage 100 Contractor®. "
+        "Unlink it first, then unlink the commitment."
+    )
+
+
+def test_a_double_submit_unlinks_once_and_says_so_the_second_time():
+    world = build_world()
+    commitment = synced_commitment(world)
+    delete_in_erp_and_sync(commitment)
+    client = client_for(world.approver)
+
+    first = unlink(client, commitment)
+    second = unlink(client, commitment)
+
+    assert first.status_code == HTTPStatus.OK
+    assert second.status_code == HTTPStatus.CONFLICT
+    assert "already unlinked" in row_message(second)
+    # The record is a draft now: its place in the Synced list shows only the message.
+    assert (
+        second.content.decode()
+        .strip()
+        .startswith(f'<tbody id="synced-commitment-{commitment.pk}" class="record record-done"')
+    )
+    assert audit_outcomes(commitment) == ["success", "refused"]
+
+
+# --- without JavaScript --------------------------------------------------------------------------
+def test_without_javascript_unlink_redirects_back_with_a_green_message():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-12")
+    delete_in_erp_and_sync(commitment)
+    client = client_for(world.approver)
+    back = tab_url(world.company) + "?synced-sort=number"
+
+    response = unlink(client, commitment, htmx=False, data={"next": back})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == back
+    page = client.get(back)
+    assert messages_of(page) == ["SC-12: Successfully Unlinked"]
+    assert (
+        '<p class="msg msg-success" role="status" data-testid="message">SC-12: Successfully Unlinked</p>'
+        in page.content.decode()
+    )
+
+
+def test_without_javascript_a_refusal_comes_back_in_red():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-12")
+    client = client_for(world.approver)
+
+    response = unlink(client, commitment, htmx=False)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == tab_url(world.company)
+    page = client.get(response["Location"])
+    assert messages_of(page) == [f"SC-12: {STILL_IN_SAGE_300}"]
+    assert 'class="msg msg-error" role="alert" data-testid="message"' in page.content.decode()
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/phish", "//evil.example/", "javascript:alert(1)"])
+def test_without_javascript_an_outside_next_is_ignored(next_url):
+    world = build_world()
+    commitment = synced_commitment(world)
+
+    response = unlink(client_for(world.approver), commitment, htmx=False, data={"next": next_url})
+
+    assert response["Location"] == tab_url(world.company)
+
+
+# --- who may --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("role", "missing"),
+    [
+        ("pm", PRIVILEGE),
+        ("no_commitments_admin", "'Admin' on the Commitments tool of project 'Harbor Tower'"),
+        ("erp_read_only", ERP_STANDARD),
+    ],
+)
+def test_each_missing_requirement_is_refused_with_403_naming_it(role, missing):
+    world = build_world()
+    commitment = synced_commitment(world)
+    delete_in_erp_and_sync(commitment)
+
+    response = unlink(client_for(getattr(world, role)), commitment)
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert row_message(response) == f"Unlink needs {missing}."
+    commitment.refresh_from_db()
+    assert commitment.export_state == ExportState.SYNCED
+
+
+def test_without_javascript_a_missing_permission_comes_back_as_a_red_message():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-5")
+    client = client_for(world.pm)
+
+    response = unlink(client, commitment, htmx=False)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert messages_of(client.get(response["Location"])) == [f"SC-5: Unlink needs {PRIVILEGE}."]
+
+
+def test_a_member_who_may_not_open_the_tool_gets_403_in_the_message_area():
+    world = build_world()
+    commitment = synced_commitment(world)
+
+    response = unlink(client_for(world.member), commitment)
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response["HX-Retarget"] == "#flash" and response["HX-Reswap"] == "innerHTML"
+    assert f"view the ERP Integrations tool needs {ERP_READ}." in text(response)
+
+
+def test_the_viewer_is_refused_with_every_missing_requirement():
+    world = build_world()
+    commitment = synced_commitment(world)
+
+    response = unlink(client_for(world.viewer), commitment)
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert row_message(response).startswith(
+        "Unlink needs 'Admin' on the Commitments tool of project 'Harbor Tower', and"
+    )
+
+
+def test_an_outsider_gets_404_and_learns_nothing():
+    world = build_world()
+    commitment = synced_commitment(world)
+    client = client_for(world.outsider)
+    token = csrf_token(client, tab_url(world.other_company))
+
+    response = post(client, action_url(commitment, "unlink"), htmx=True, token=token)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert audit_outcomes(commitment) == []
+
+
+def test_another_companys_record_through_this_companys_url_is_404():
+    world = build_world()
+    # The approver is in both companies; the URL's company must own the record.
+    DirectoryMembership.objects.create(
+        company=world.other_company, user=world.approver, erp_integrations_level=PermissionLevel.ADMIN
+    )
+    ProjectPermission.objects.create(
+        project=world.other_project, user=world.approver, commitments_level=PermissionLevel.ADMIN
+    )
+    foreign = factories.link(factories.commitment(project=world.other_project))
+
+    response = unlink(client_for(world.approver), foreign, company=world.company)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert audit_outcomes(foreign) == []
+
+
+def test_unknown_ids_are_404():
+    world = build_world()
+    client = client_for(world.approver)
+    token = csrf_token(client, tab_url(world.company))
+    url = reverse(
+        "erp_action",
+        kwargs={
+            "company_id": world.company.pk,
+            "tab": "commitments",
+            "record_id": 987654,
+            "action": "unlink",
+        },
+    )
+
+    assert post(client, url, htmx=True, token=token).status_code == HTTPStatus.NOT_FOUND
+    assert (
+        post(client, url.replace("unlink", "archive"), htmx=True, token=token).status_code
+        == HTTPStatus.NOT_FOUND
+    )
+
+
+def test_get_on_unlink_is_405():
+    world = build_world()
+    commitment = synced_commitment(world)
+
+    assert (
+        client_for(world.approver).get(action_url(commitment, "unlink")).status_code
+        == HTTPStatus.METHOD_NOT_ALLOWED
+    )
+    assert client_for(None).get(action_url(commitment, "unlink")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_a_post_without_the_csrf_token_is_refused():
+    world = build_world()
+    commitment = synced_commitment(world)
+    delete_in_erp_and_sync(commitment)
+    client = client_for(world.approver)
+
+    htmx = client.post(action_url(commitment, "unlink"), headers={"HX-Request": "true"})
+    plain = client.post(action_url(commitment, "unlink"))
+
+    assert htmx.status_code == plain.status_code == HTTPStatus.FORBIDDEN
+    assert htmx["HX-Retarget"] == "#flash"
+    assert "Reload the page and try again." in text(htmx)
+    assert "Please try again" in text(plain)
+    commitment.refresh_from_db()
+    assert commitment.export_state == ExportState.SYNCED
+    assert SubcontractorInvoice.objects.count() == 0 and audit_outcomes(commitment) == []
