@@ -104,7 +104,7 @@ def new_context(browser: Browser, live_server) -> Iterator[Callable[..., Browser
     problems: list[str] = []
 
     def open_context(**options) -> BrowserContext:
-        context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT, **options)
+        context = browser.new_context(**{"base_url": live_server.url, "viewport": VIEWPORT, **options})
         context.set_default_timeout(10_000)
         # Whatever the steps assert, a server error or a script the page could not run
         # (an exception, or one blocked by the Content Security Policy) fails the test.
