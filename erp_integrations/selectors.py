@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import F, Lookup, Model, Q, QuerySet, Value
+from django.db.models import F, Lookup, Model, Q, QuerySet, Subquery, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from accounts.models import Company, DirectoryMembership, PermissionLevel, User
@@ -67,6 +68,25 @@ class _ContainsIgnoringCase(Lookup):
         return f"{lhs_sql} LIKE {rhs_sql} ESCAPE '\\'", (*lhs_params, *rhs_params)
 
 
+class _InSmallSubquery(Lookup):
+    """``column = ANY(ARRAY(subquery))`` for a subquery that returns a few ids.
+
+    ``IN (subquery)`` inside an OR makes PostgreSQL test every row against a hashed
+    subplan; an array computed once is a plain index condition, so the OR of the
+    search's terms stays a BitmapOr of index scans.
+    """
+
+    lookup_name = "in_small_subquery"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs_sql} = ANY(ARRAY{rhs_sql})", (*lhs_params, *rhs_params)
+        return f"{lhs_sql} IN {rhs_sql}", (*lhs_params, *rhs_params)
+
+
 def _contains(field: str, term: str) -> _ContainsIgnoringCase:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return _ContainsIgnoringCase(F(field), Value(f"%{escaped}%"))
@@ -80,9 +100,13 @@ def clean_search(value: str | None) -> str:
 def _record_search(model: RecordModel, company_id: int, term: str) -> Q:
     # Number and ERP id (and a commitment's title) through their trigram indexes; the
     # vendor through the few vendors whose names match, not a join over every row.
-    matching_vendors = Vendor.objects.filter(_contains("name", term), company_id=company_id).values("id")
+    matching_vendors = (
+        Vendor.objects.filter(_contains("name", term), company_id=company_id).order_by().values("id")
+    )
     condition = (
-        Q(_contains("number", term)) | Q(_contains("erp_id", term)) | Q(vendor_id__in=matching_vendors)
+        Q(_contains("number", term))
+        | Q(_contains("erp_id", term))
+        | Q(_InSmallSubquery(F("vendor_id"), Subquery(matching_vendors)))
     )
     if model is Commitment:
         condition |= Q(_contains("title", term))
@@ -161,14 +185,18 @@ def _decode_cursor(value: str, sort: str, parse_key: Callable[[Any], Any]) -> tu
 
 
 def _parse_text(key: Any) -> str | None:
-    return key if isinstance(key, str) and len(key) <= 300 else None
+    # PostgreSQL refuses NUL in text, so a cursor carrying one is not ours.
+    return key if isinstance(key, str) and len(key) <= 300 and "\x00" not in key else None
+
+
+#: A decimal as str(Decimal) writes an amount: no exponent, within NUMERIC(14, 2) and then some.
+_DECIMAL = re.compile(r"-?\d{1,20}(\.\d{1,10})?")
 
 
 def _parse_decimal(key: Any) -> Decimal | None:
-    if not isinstance(key, str) or len(key) > 40:
+    if not isinstance(key, str) or not _DECIMAL.fullmatch(key):
         return None
-    value = Decimal(key)
-    return value if value.is_finite() else None
+    return Decimal(key)
 
 
 def _parse_datetime(key: Any) -> datetime | None:

@@ -1,0 +1,340 @@
+"""The tool's read queries: keyset pages that are exact, cheap and served by the indexes."""
+
+import base64
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import DirectoryMembership, PermissionLevel
+from erp_integrations import selectors
+from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice, SyncRun
+from tests import factories
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+@pytest.fixture
+def company():
+    return factories.company()
+
+
+@pytest.fixture
+def project(company):
+    return factories.project(company=company)
+
+
+def make_synced(
+    project, count, *, amounts=(Decimal("10"), Decimal("20"), Decimal("20"), Decimal("30")), vendor=None
+):
+    """Commitments with repeated amounts and link times, so ties must be broken by id."""
+    vendor = vendor or factories.vendor(company=project.company, name="Granite Ridge Concrete")
+    now = timezone.now().replace(microsecond=0)
+    return Commitment.objects.bulk_create(
+        Commitment(
+            company=project.company,
+            project=project,
+            vendor=vendor,
+            number=f"SC-{i % 7}-{i:03d}",
+            title=f"Title {i % 5}",
+            amount=amounts[i % len(amounts)],
+            export_state=ExportState.SYNCED,
+            erp_id=f"JC-{i:07d}",
+            linked_at=now - timedelta(minutes=i // 3),
+        )
+        for i in range(count)
+    )
+
+
+def walk(company, *, sort, page_size=7):
+    """Every page forward from the first, then every page back from the last."""
+
+    def page(**cursor):
+        return selectors.record_list_page(
+            model=Commitment,
+            company_id=company.pk,
+            export_state="synced",
+            sort=sort,
+            page_size=page_size,
+            **cursor,
+        )
+
+    forward = [page()]
+    while forward[-1].has_next:
+        forward.append(page(after=forward[-1].next_cursor))
+    backward = [forward[-1]]
+    while backward[-1].has_prev:
+        backward.append(page(before=backward[-1].prev_cursor))
+    return [[row.pk for row in p.rows] for p in forward], [
+        [row.pk for row in p.rows] for p in reversed(backward)
+    ]
+
+
+@pytest.mark.parametrize(
+    "sort", ["-synced", "synced", "number", "-number", "title", "-title", "amount", "-amount"]
+)
+def test_every_sort_pages_through_every_row_once_forward_and_back(company, project, sort):
+    rows = make_synced(project, 40)
+    key = selectors.sort_keys(Commitment, ExportState.SYNCED)[sort.removeprefix("-")].field
+    expected = [
+        r.pk for r in sorted(rows, key=lambda r: (getattr(r, key), r.pk), reverse=sort.startswith("-"))
+    ]
+
+    forward, backward = walk(company, sort=sort)
+
+    assert [pk for page in forward for pk in page] == expected
+    assert [len(page) for page in forward] == [7, 7, 7, 7, 7, 5]
+    # Walking back from the last page meets the same pages, and stops at the first.
+    assert backward == forward
+
+
+def test_a_page_is_one_query_whatever_the_search(company, project, django_assert_num_queries):
+    make_synced(project, 30)
+
+    with django_assert_num_queries(1):
+        page = selectors.record_list_page(
+            model=Commitment, company_id=company.pk, export_state="synced", search="granite", sort="-amount"
+        )
+
+    assert len(page.rows) == 25 and page.has_next and not page.has_prev
+    # Rows come with what they show: no query per row.
+    with django_assert_num_queries(0):
+        assert {row.vendor.name for row in page.rows} == {"Granite Ridge Concrete"}
+        assert {row.project.name for row in page.rows} == {project.name}
+
+
+def test_invoice_pages_join_the_commitment(company, project, django_assert_num_queries):
+    commitment = factories.link(factories.commitment(project=project))
+    factories.link(factories.invoice(commitment=commitment, number="1"))
+
+    with django_assert_num_queries(1):
+        page = selectors.record_list_page(
+            model=SubcontractorInvoice, company_id=company.pk, export_state="synced"
+        )
+        assert [row.commitment.number for row in page.rows] == [commitment.number]
+
+
+def test_other_companies_rows_never_appear(company, project):
+    make_synced(project, 3)
+    other = factories.company()
+    make_synced(factories.project(company=other), 3)
+
+    page = selectors.record_list_page(
+        model=Commitment, company_id=company.pk, export_state="synced", search="granite"
+    )
+
+    assert {row.company_id for row in page.rows} == {company.pk}
+    assert len(page.rows) == 3
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("sc-3-", {3, 10, 17}),
+        ("TITLE 4", {4, 9, 14, 19}),
+        ("granite", set(range(20))),
+        ("jc-0000012", {12}),
+        ("%", set()),
+        ("_", set()),
+    ],
+)
+def test_search_matches_number_title_vendor_and_erp_id_literally(company, project, term, expected):
+    rows = make_synced(project, 20)
+
+    page = selectors.record_list_page(
+        model=Commitment, company_id=company.pk, export_state="synced", search=term
+    )
+
+    assert {rows.index(row) for row in page.rows} == expected
+
+
+def test_invoices_are_not_searched_by_title(company, project):
+    page = selectors.record_list_page(
+        model=SubcontractorInvoice, company_id=company.pk, export_state="synced", search="x", sort="title"
+    )
+
+    assert page.sort == "-synced" and page.rows == []
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64!",
+        base64.urlsafe_b64encode(b"not json").decode(),
+        base64.urlsafe_b64encode(json.dumps({"a": 1}).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps(["-amount", "12.5", 3]).encode()).decode(),  # another sort
+        base64.urlsafe_b64encode(json.dumps(["-synced", "yesterday", 3]).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps(["-synced", "2026-01-01T00:00:00", 3]).encode()
+        ).decode(),  # naive
+        base64.urlsafe_b64encode(json.dumps(["-synced", "2026-01-01T00:00:00+00:00", -1]).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps(["-synced", "2026-01-01T00:00:00+00:00", True]).encode()
+        ).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps(["-synced", "2026-01-01T00:00:00+00:00", 2**70]).encode()
+        ).decode(),
+        base64.urlsafe_b64encode(json.dumps(["-synced", None, 3]).encode()).decode(),
+        "A" * 3000,
+    ],
+)
+def test_a_cursor_that_does_not_parse_means_the_first_page(company, project, cursor):
+    make_synced(project, 30)
+
+    page = selectors.record_list_page(
+        model=Commitment, company_id=company.pk, export_state="synced", after=cursor, before=cursor
+    )
+
+    assert not page.has_prev and len(page.rows) == 25
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e999999", "x" * 50])
+def test_an_amount_cursor_must_be_a_finite_decimal(company, project, value):
+    make_synced(project, 30)
+    cursor = base64.urlsafe_b64encode(json.dumps(["amount", value, 5]).encode()).decode()
+
+    page = selectors.record_list_page(
+        model=Commitment, company_id=company.pk, export_state="synced", sort="amount", after=cursor
+    )
+
+    assert not page.has_prev and len(page.rows) == 25
+
+
+def test_an_empty_list_has_no_neighbours(company):
+    page = selectors.record_list_page(model=Commitment, company_id=company.pk, export_state="ready")
+
+    assert page.rows == [] and not page.has_next and not page.has_prev
+
+
+def _explain(sql: str, params=None) -> str:
+    with connection.cursor() as cursor:
+        # With a few test rows a sequential scan is cheapest; forbid it to see whether
+        # an index can serve the query's shape at all.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-synced", "commitment_by_linked"),
+        ("number", "commitment_by_number"),
+        ("-amount", "commitment_by_amount"),
+        ("title", "commitment_by_title"),
+    ],
+)
+def test_each_sort_is_a_range_scan_of_its_index_with_no_sort_step(company, project, sort, index):
+    make_synced(project, 10)
+    first = selectors.record_list_page(
+        model=Commitment, company_id=company.pk, export_state="synced", sort=sort, page_size=3
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        selectors.record_list_page(
+            model=Commitment,
+            company_id=company.pk,
+            export_state="synced",
+            sort=sort,
+            after=first.next_cursor,
+            page_size=3,
+        )
+    plan = _explain(queries.captured_queries[0]["sql"])
+
+    assert re.search(rf"Index Scan (Backward )?using {index}", plan), plan
+    # The index gives the order: the page is read, not sorted.
+    assert "Sort" not in plan, plan
+
+
+def test_the_search_is_in_the_shape_the_trigram_indexes_serve(company):
+    # Django's icontains compiles to UPPER(col) LIKE UPPER(...), which the trigram
+    # indexes on the bare columns (migration 0002) cannot answer; the search uses
+    # ILIKE on the columns, and the vendors as an array computed once, not a subplan
+    # tested against every row.
+    queryset = Commitment.objects.filter(
+        selectors._record_search(Commitment, company.pk, "gr_an%ite")
+    ).values("id")
+    sql = str(queryset.query)
+
+    for column in ("number", "erp_id", "title"):
+        assert f'"erp_integrations_commitment"."{column}" ILIKE' in sql
+    assert 'U0."name" ILIKE' in sql  # the vendors' subquery
+    assert "= ANY(ARRAY(SELECT" in sql and " IN (SELECT" not in sql and "UPPER(" not in sql
+    assert r"%gr\_an\%ite%" in sql
+
+
+# --- sync runs, audit trail, companies ----------------------------------------------------------------
+def test_sync_runs_newest_first_in_one_query(company, django_assert_num_queries):
+    now = timezone.now()
+    runs = SyncRun.objects.bulk_create(
+        SyncRun(
+            connection=company.erp_connection,
+            status="succeeded",
+            started_at=now - timedelta(minutes=i),
+            finished_at=now,
+        )
+        for i in range(5)
+    )
+
+    with django_assert_num_queries(1):
+        page = selectors.sync_run_page(connection_id=company.erp_connection.pk, page_size=3)
+        assert [run.pk for run in page.rows] == [r.pk for r in runs[:3]]
+    rest = selectors.sync_run_page(
+        connection_id=company.erp_connection.pk, page_size=3, after=page.next_cursor
+    )
+    assert [run.pk for run in rest.rows] == [r.pk for r in runs[3:]]
+
+
+def test_audit_filters_parse_only_known_values():
+    filters = selectors.AuditFilters.parse(
+        {"record_type": "invoice", "outcome": "nope", "user": "12", "action": "unlink"}
+    )
+
+    assert filters == selectors.AuditFilters(record_type="invoice", user_id=12, outcome="", action="unlink")
+    assert filters.as_query() == {"record_type": "invoice", "action": "unlink", "user": "12"}
+    assert selectors.AuditFilters.parse({"user": "-3"}).user_id is None
+
+
+def test_audit_entries_of_the_company_newest_first(company, project):
+    approver = factories.approver(company, project)
+    record = factories.link(factories.commitment(project=project))
+    for outcome in ("refused", "success", "refused"):
+        AuditEntry.objects.create(
+            company=company,
+            user=approver,
+            action="unlink",
+            record_type="commitment",
+            record_id=record.pk,
+            record_number=record.number,
+            erp_system="sage300",
+            outcome=outcome,
+        )
+
+    page = selectors.audit_entry_page(
+        company_id=company.pk, filters=selectors.AuditFilters(outcome="refused")
+    )
+
+    assert [entry.outcome for entry in page.rows] == ["refused", "refused"]
+    assert page.rows[0].pk > page.rows[1].pk
+
+
+def test_companies_for_user(company):
+    second = factories.company(name="AAA First by name")
+    user = factories.user("u", company=company, erp_level=PermissionLevel.READ_ONLY)
+    DirectoryMembership.objects.create(company=second, user=user, erp_integrations_level=PermissionLevel.NONE)
+    root = factories.user("root", is_superuser=True)
+    inactive = factories.user("gone", company=company, erp_level=PermissionLevel.ADMIN, is_active=False)
+
+    assert [c.id for c in selectors.companies_for_user(user=user)] == [second.pk, company.pk]
+    assert [c.id for c in selectors.companies_for_user(user=user, openable_only=True)] == [company.pk]
+    assert [c.can_view_tool for c in selectors.companies_for_user(user=user)] == [False, True]
+    assert {c.id for c in selectors.companies_for_user(user=root)} >= {company.pk, second.pk}
+    assert selectors.companies_for_user(user=inactive) == []
