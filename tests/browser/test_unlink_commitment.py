@@ -47,6 +47,9 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     open_erp_tool(page, COMPANY)
     # 2. Click Commitments.
     open_tab(page, "Commitments")
+    # The tab says what the sync has (not yet) seen and when it runs next.
+    expect(page.get_by_test_id("last-sync")).to_contain_text("No sync has completed yet")
+    expect(page.get_by_test_id("next-sync")).to_contain_text("hourly, on the hour")
     shots(page, "commitments-tab")
 
     # 3. Locate the commitment under "Commitments - Synced with Sage 300 CRE®".
@@ -111,6 +114,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     # Export it again from the tool's "Ready to Export" list.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="ERP Integrations").click()
     open_tab(page, "Commitments")
+    expect(page.get_by_test_id("last-sync")).to_contain_text("Succeeded")
     ready = record_list(page, READY)
     ready_row = record_row(ready, commitment.pk)
     expect(ready_row.get_by_test_id("record-title")).to_have_text("Electrical rough-in, rev B")
