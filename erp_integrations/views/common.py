@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
@@ -181,9 +182,11 @@ def panel_context(
         progress_query["next"] = here
     if tab is not None:
         progress_query["tab"] = tab.slug
+    last = status.last_completed if status is not None else None
     return {
         "tab": tab,
         "tool": tool,
+        "last_completed_ago": _ago(last.finished_at) if last is not None else "",
         "company": tool.company,
         "erp_name": tool.erp_name,
         "status": status,
@@ -196,6 +199,13 @@ def panel_context(
         "panel_ok": ok,
         "here": here,
     }
+
+
+def _ago(moment: datetime) -> str:
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
