@@ -100,6 +100,9 @@ class CommitmentAdmin(admin.ModelAdmin):
         ("Export and link", {"fields": LINK_FIELDS}),
     )
     inlines = (CommitmentLineItemInline,)
+    # Newest first by primary key: an index scan, where the model's ordering (by
+    # project, which orders by company name) would sort the whole table on every page.
+    ordering = ("-pk",)
     show_full_result_count = False
 
 
@@ -131,6 +134,7 @@ class SubcontractorInvoiceAdmin(admin.ModelAdmin):
         ),
         ("Export and link", {"fields": LINK_FIELDS}),
     )
+    ordering = ("-pk",)
     show_full_result_count = False
 
 
@@ -168,4 +172,5 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("company", "user")
     list_filter = ("action", "outcome", "record_type", "erp_system")
     search_fields = ("record_number", "erp_id", "user__username")
+    ordering = ("-pk",)
     show_full_result_count = False
