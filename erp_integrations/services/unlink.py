@@ -55,58 +55,51 @@ def _erp_of(record: Commitment | SubcontractorInvoice) -> tuple[str, str]:
 
 
 def _unlink(*, user, model: type[Commitment] | type[SubcontractorInvoice], record_id: int) -> ActionResult:
-    # Queries: 1) the record with its company, connection and project,
-    # 2-3) the user's directory entry and project levels.
-    record = (
-        model.objects.select_related("company__erp_connection", "project")
-        .filter(pk=record_id)
-        .order_by("pk")
-        .first()
-    )
-    if record is None:
-        raise Http404(f"No {model._meta.verbose_name} with id {record_id}.")
-    decision = CompanyAccess.load(user, record.company).check(Action.UNLINK, record.project)
-    if not decision.is_member:
-        # Outsiders learn nothing, not even that the record exists.
-        raise Http404(f"No {model._meta.verbose_name} with id {record_id}.")
-    if not decision:
-        raise AccessDenied(decision)
-
-    erp_system, erp_name = _erp_of(record)
-    noun = _noun(record)
-
-    def refuse(message: str, erp_id: str) -> ActionResult:
-        audit_record(
-            user=user,
-            action=AuditEntry.Action.UNLINK,
-            record=record,
-            erp_system=erp_system,
-            outcome=AuditEntry.Outcome.REFUSED,
-            message=message,
-            erp_id=erp_id,
-        )
-        return ActionResult.conflict(message, record)
-
+    not_found = Http404(f"No {model._meta.verbose_name} with id {record_id}.")
     with transaction.atomic():
-        # 4) Lock the row and read its link as it is now, not as it was when loaded:
-        # another unlink, an export or the sync's marks may have committed meanwhile.
-        locked = (
-            model.objects.select_for_update(of=("self",))
-            .filter(pk=record.pk)
-            .values("erp_id", "linked_at", "linked_by_id", "erp_missing_since_id", "export_state")
+        # 1) The record, its row locked, with company, connection and project. Reading
+        # it under the lock means the link is judged as it is now, not as it was a
+        # moment ago: another unlink, an export or the sync's marks may just have
+        # committed. One load, so an unlink costs one round trip fewer; a refused
+        # permission rolls back and has held the row for a moment only.
+        record = (
+            model.objects.select_related("company__erp_connection", "project")
+            .select_for_update(of=("self",))
+            .filter(pk=record_id)
             .order_by("pk")
             .first()
         )
-        if locked is None:
-            raise Http404(f"No {model._meta.verbose_name} with id {record_id}.")
-        for field, value in locked.items():
-            setattr(record, field, value)
+        if record is None:
+            raise not_found
+        # 2-3) The user's directory entry and project levels.
+        decision = CompanyAccess.load(user, record.company).check(Action.UNLINK, record.project)
+        if not decision.is_member:
+            # Outsiders learn nothing, not even that the record exists.
+            raise not_found
+        if not decision:
+            raise AccessDenied(decision)
+
+        erp_system, erp_name = _erp_of(record)
+        noun = _noun(record)
+
+        def refuse(message: str, erp_id: str) -> ActionResult:
+            audit_record(
+                user=user,
+                action=AuditEntry.Action.UNLINK,
+                record=record,
+                erp_system=erp_system,
+                outcome=AuditEntry.Outcome.REFUSED,
+                message=message,
+                erp_id=erp_id,
+            )
+            return ActionResult.conflict(message, record)
+
         erp_id = record.erp_id
 
         if erp_id is None:
             return refuse(f"This {noun} is not linked to {erp_name} any more: it was already unlinked.", "")
         if isinstance(record, Commitment):
-            # 5) Invoices still linked to this commitment (index on (commitment, erp_id)).
+            # 4) Invoices still linked to this commitment (index on (commitment, erp_id)).
             linked_invoices = SubcontractorInvoice.objects.filter(
                 commitment_id=record.pk, erp_id__isnull=False
             ).count()
@@ -122,7 +115,7 @@ def _unlink(*, user, model: type[Commitment] | type[SubcontractorInvoice], recor
             # The last completed sync saw the ERP record, or none has run since export.
             return refuse(still_in_erp_message(record, erp_name), erp_id)
 
-        # 6) Clear the link; the record is a draft again, editable and deletable.
+        # 5) Clear the link; the record is a draft again, editable and deletable.
         now = timezone.now()
         cleared = {
             "erp_id": None,
@@ -136,7 +129,7 @@ def _unlink(*, user, model: type[Commitment] | type[SubcontractorInvoice], recor
         model.objects.filter(pk=record.pk).update(**cleared)
         for field, value in cleared.items():
             setattr(record, field, value)
-        # 7) The audit entry, with the ERP id the link had.
+        # 6) The audit entry, with the ERP id the link had.
         audit_record(
             user=user,
             action=AuditEntry.Action.UNLINK,

@@ -232,10 +232,10 @@ def test_an_unknown_record_is_not_found(approver):
 
 def test_unlink_runs_few_queries(approver, commitment, django_assert_num_queries):
     deleted_in_erp_and_synced(commitment)
-    # 1) the commitment with company, connection and project, 2) directory entry,
-    # 3) project levels, SAVEPOINT, 4) the row locked, 5) linked invoices (COUNT),
-    # 6) clear the link (UPDATE), 7) audit entry (INSERT), RELEASE SAVEPOINT.
-    with django_assert_num_queries(9):
+    # SAVEPOINT, 1) the commitment, row locked, with company, connection and project,
+    # 2) directory entry, 3) project levels, 4) linked invoices (COUNT), 5) clear the
+    # link (UPDATE), 6) audit entry (INSERT), RELEASE SAVEPOINT.
+    with django_assert_num_queries(8):
         assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
 
 
@@ -243,9 +243,9 @@ def test_a_refused_invoice_unlink_runs_few_queries(
     company, project, approver, commitment, django_assert_num_queries
 ):
     invoice = factories.link(factories.invoice(commitment=commitment))
-    # 1) the invoice with company, connection and project, 2) directory entry,
-    # 3) project levels, SAVEPOINT, 4) the row locked, 5) audit entry (INSERT), RELEASE.
-    with django_assert_num_queries(7):
+    # SAVEPOINT, 1) the invoice, row locked, with company, connection and project,
+    # 2) directory entry, 3) project levels, 4) audit entry (INSERT), RELEASE SAVEPOINT.
+    with django_assert_num_queries(6):
         result = subcontractor_invoice_unlink(user=approver, invoice_id=invoice.pk)
     assert result.status == HTTPStatus.CONFLICT
     assert SubcontractorInvoice.objects.get(pk=invoice.pk).is_linked
