@@ -1,0 +1,63 @@
+"""The benchmark scripts still run end to end (a few thousand rows, a few requests).
+
+Figures from a smoke run mean nothing, so nothing here judges time; it checks that
+every row of the table was measured, with the right answers, and that the tool's
+query count does not change with the page (page 1, deep page, search).
+"""
+
+import json
+import subprocess
+import sys
+
+from django.conf import settings
+
+from tests.benchmarks import _support
+from tests.benchmarks.bench_pages import ROWS
+
+
+def test_run_all_smoke_measures_every_row(tmp_path):
+    prefix = f"{settings.DATABASES['default']['NAME']}_benchsmoke"
+    out = tmp_path / "results.json"
+    markdown = tmp_path / "table.md"
+    # run_all derives each scratch database from this URL's server.
+    env = _support.django_environment(_support.scratch_database_url(settings.DATABASES["default"]["NAME"]))
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "tests/benchmarks/run_all.py",
+            "--smoke",
+            "--db-prefix",
+            prefix,
+            "--json",
+            str(out),
+            "--markdown",
+            str(markdown),
+        ],
+        cwd=_support.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    [result] = json.loads(out.read_text())
+    assert result["counts"]["synced_commitments"] > 2500
+    assert result["sync"]["links_checked"] > 5000
+    assert result["sync"]["missing_found"] > 0
+    for key, _label, admin_key in ROWS:
+        ours = result["ours"][key]
+        assert ours["n"] == 3 and ours["p95_ms"] > 0, key
+        if admin_key:
+            assert result["admin"][admin_key]["n"] == 3, admin_key
+    # A page costs the same queries wherever it is in the list, and a search the same
+    # whatever it looks for: no query per row.
+    ours = result["ours"]
+    assert ours["tab"]["queries"] == ours["deep"]["queries"]
+    assert ours["search_word"]["queries"] == ours["search_id"]["queries"]
+
+    table = markdown.read_text()
+    assert "| synced commitments | request" in table
+    assert "Full sync" in table and "Unlink, deleted in the ERP" in table
+    # --smoke drops its scratch databases.
+    assert not _support.databases_exist(_support.scratch_database_url(f"{prefix}_3000"))
