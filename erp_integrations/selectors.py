@@ -22,8 +22,19 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import F, Lookup, Model, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    ExpressionWrapper,
+    F,
+    Lookup,
+    Model,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.lookups import Exact
 
 from accounts.models import Company, DirectoryMembership, PermissionLevel, User
 from erp_integrations.models import (
@@ -300,15 +311,31 @@ def record_list_page(
     """A page of one of the tool's lists, e.g. *Commitments - Synced with Sage 300 CRE®*.
 
     Rows come with their project and vendor (and an invoice's commitment) joined.
-    Queries: exactly one (the vendor search is a subquery of it).
+    Queries: one; two when searching for a term the trigram indexes can serve (see
+    ``_search_probe``).
     """
     sort = clean_sort(model, export_state, sort)
     key = sort_keys(model, export_state)[sort.removeprefix("-")]
     related = ("project", "vendor", "commitment") if model is SubcontractorInvoice else ("project", "vendor")
-    queryset = model.objects.select_related(*related).filter(company_id=company_id, export_state=export_state)
+    queryset = model.objects.select_related(*related)
     search = clean_search(search)
-    if search:
-        queryset = queryset.filter(_record_search(model, company_id, search))
+    few = _search_probe(model, company_id, export_state, search) if search else None
+    if few is not None:
+        # A rare term: page over its few matches, found by id. The company is fenced
+        # off from the lists' indexes so that the planner cannot walk one of them
+        # looking for ids it does not know are rare.
+        queryset = queryset.filter(_fenced_company(company_id), pk__in=few, export_state=export_state)
+    else:
+        queryset = queryset.filter(company_id=company_id, export_state=export_state)
+        if len(search) >= _TRIGRAM_LENGTH:
+            # A common term: its matches are dense, so walking the sort key's index
+            # and testing each row finds a page quickly.
+            queryset = queryset.filter(_record_search(model, company_id, search))
+        elif search:
+            # One or two characters say too little for a substring search (and no
+            # trigram index can serve one): they match a record number exactly, as
+            # when looking for invoice 7.
+            queryset = queryset.filter(number__in={search, search.upper()})
     return _keyset_page(
         queryset,
         sort=sort,
@@ -318,6 +345,41 @@ def record_list_page(
         before=before,
         page_size=page_size,
     )
+
+
+#: Up to this many matches a search term counts as rare (see ``_search_probe``).
+SEARCH_PROBE_LIMIT = 1000
+#: Trigram indexes need three characters to narrow anything down.
+_TRIGRAM_LENGTH = 3
+
+
+def _fenced_company(company_id: int) -> Exact:
+    """``company_id + 0 = X``: the same condition, but no index on the company can serve it."""
+    return Exact(ExpressionWrapper(F("company_id") + 0, output_field=BigIntegerField()), company_id)
+
+
+def _search_probe(model: RecordModel, company_id: int, export_state: str, term: str) -> list[int] | None:
+    """The ids of every match when there are at most SEARCH_PROBE_LIMIT, else None.
+
+    PostgreSQL cannot tell how many rows ``ILIKE '%term%'`` matches, so for a list
+    sorted by an index it would walk that index testing every row, which costs the
+    whole list when the term is rare (an ERP id: one match in a million). This probe
+    asks only the trigram indexes (the company is fenced off from its indexes): it
+    stops after SEARCH_PROBE_LIMIT + 1 matches, so it is cheap whether the term is rare
+    or common. Query: one (none for a term shorter than a trigram).
+    """
+    if len(term) < _TRIGRAM_LENGTH:
+        return None
+    ids = list(
+        model.objects.filter(
+            _fenced_company(company_id),
+            _record_search(model, company_id, term),
+            export_state=export_state,
+        )
+        .order_by()
+        .values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1]
+    )
+    return ids if len(ids) <= SEARCH_PROBE_LIMIT else None
 
 
 def record_for_company(*, model: RecordModel, company_id: int, record_id: int):

@@ -8,6 +8,7 @@ also plain forms, so they work without JavaScript too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -288,9 +289,15 @@ def _tool_context(request: HtmxHttpRequest, tool: Tool, *, active: str) -> dict:
     }
 
 
+def names_record(record, message: str) -> bool:
+    """Whether the message already names the record ("Commitment SC-8 was rejected")."""
+    # The number as a word of its own: invoice 4 is not named by "RQ000043".
+    return re.search(rf"(?<![\w-]){re.escape(record.number)}(?![\w-])", message) is not None
+
+
 def message_about(record, message: str) -> str:
     """The message with the record's number in front when the message does not name it."""
-    return message if record.number in message else f"{record.number}: {message}"
+    return message if names_record(record, message) else f"{record.number}: {message}"
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -407,7 +414,7 @@ def record_action(
         else None,
         "list_slug": list_slug,
         "message": result.message,
-        "message_names_record": record.number in result.message,
+        "message_names_record": names_record(record, result.message),
         "ok": result.ok,
         "here": safe_next(request, tab_url),
     }

@@ -93,10 +93,15 @@ def test_every_sort_pages_through_every_row_once_forward_and_back(company, proje
     assert backward == forward
 
 
-def test_a_page_is_one_query_whatever_the_search(company, project, django_assert_num_queries):
+def test_a_page_is_one_query_and_a_search_one_more(company, project, django_assert_num_queries):
     make_synced(project, 30)
 
     with django_assert_num_queries(1):
+        selectors.record_list_page(
+            model=Commitment, company_id=company.pk, export_state="synced", sort="-amount"
+        )
+    # 1) the trigram probe: the ids of the few matches, 2) the page of them.
+    with django_assert_num_queries(2):
         page = selectors.record_list_page(
             model=Commitment, company_id=company.pk, export_state="synced", search="granite", sort="-amount"
         )
@@ -106,6 +111,70 @@ def test_a_page_is_one_query_whatever_the_search(company, project, django_assert
     with django_assert_num_queries(0):
         assert {row.vendor.name for row in page.rows} == {"Granite Ridge Concrete"}
         assert {row.project.name for row in page.rows} == {project.name}
+
+
+@pytest.mark.parametrize("sort", ["-synced", "number", "-amount", "title"])
+@pytest.mark.parametrize("term", ["granite", "title 3", "sc-4-", "jc-000001"])
+def test_rare_and_common_terms_give_the_same_pages(company, project, sort, term, monkeypatch):
+    """Below the probe's limit a term pages over its ids; above it, the list is walked."""
+    make_synced(project, 60)
+
+    def all_pages():
+        pages, after = [], ""
+        while True:
+            page = selectors.record_list_page(
+                model=Commitment,
+                company_id=company.pk,
+                export_state="synced",
+                search=term,
+                sort=sort,
+                after=after,
+                page_size=9,
+            )
+            pages.append([row.pk for row in page.rows])
+            if not page.has_next:
+                return pages
+            after = page.next_cursor
+
+    rare = all_pages()
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 0)
+    common = all_pages()
+
+    assert rare == common and rare[0]
+
+
+def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatch, django_assert_num_queries):
+    make_synced(project, 12)
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 5)
+
+    # 1) the probe finds more than 5 matches, 2) the page, walked with the search.
+    with django_assert_num_queries(2) as queries:
+        page = selectors.record_list_page(
+            model=Commitment, company_id=company.pk, export_state="synced", search="granite"
+        )
+
+    assert len(page.rows) == 12
+    assert "LIMIT 6" in queries.captured_queries[0]["sql"]
+    assert "ILIKE" in queries.captured_queries[1]["sql"]
+
+
+def test_one_or_two_characters_match_a_record_number_exactly(company, project, django_assert_num_queries):
+    rows = make_synced(project, 5)
+    Commitment.objects.filter(pk=rows[2].pk).update(number="7")
+    Commitment.objects.filter(pk=rows[3].pk).update(number="AB")
+
+    def search(term):
+        return [
+            row.pk
+            for row in selectors.record_list_page(
+                model=Commitment, company_id=company.pk, export_state="synced", search=term
+            ).rows
+        ]
+
+    with django_assert_num_queries(1):
+        assert search("7") == [rows[2].pk]
+    assert search("ab") == [rows[3].pk]
+    assert search("SC") == []
 
 
 def test_invoice_pages_join_the_commitment(company, project, django_assert_num_queries):
