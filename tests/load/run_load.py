@@ -1,0 +1,315 @@
+"""Load test: gunicorn on loopback, Locust headless, a table of what it sustained.
+
+    python tests/load/run_load.py [--db erp_bench_pages_1000000] [--size 1000000]
+                                  [--users 10,25,50] [--duration 60] [--workers 4]
+                                  [--markdown out.md]
+
+Uses the benchmark's scratch database (generated with generate_load_data when it is
+not there yet), runs one completed sync so that records deleted in the ERP can be
+unlinked, collects static files, starts `gunicorn erp_integrations.wsgi -w 4` on a free
+127.0.0.1 port with production settings (DEBUG off, SECRET_KEY set; HTTPS redirects and
+secure cookies off because loopback has no TLS), then for each user count runs Locust
+headless for --duration seconds (signed-in approvers browsing tabs and pages,
+searching and unlinking; see locustfile.py). Every process it starts is stopped
+before it returns. Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks import _support  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+COMPANY_SLUG = "bench"
+USER_PREFIX = "bench-"
+P95_TARGET_MS = 200
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", help="scratch database (default erp_bench_pages_<size>)")
+    parser.add_argument("--size", type=int, default=1_000_000, help="synced commitments if generating")
+    parser.add_argument("--users", default="10,25,50", help="Locust user counts, one 60 s run each")
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--duration", type=int, default=60, help="seconds per run (at most 300)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--markdown", help="also write the table here")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    args.duration = max(5, min(args.duration, 300))
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(database_url: str, size: int, sessions: int) -> dict:
+    """Data, a completed sync, the ids the Locust users will unlink, and signed-in sessions.
+
+    Runs in a child process with the server's own settings, so the sessions are valid
+    for it. Signing in by password costs a deliberate second of CPU (PBKDF2) per user;
+    made beforehand, it does not crowd out the browsing being measured.
+    """
+    env = _support.django_environment(database_url, DJANGO_SETTINGS_MODULE="erp_integrations.settings")
+    code = f"""
+import json, math, django
+django.setup()
+from django.db.models import Exists, OuterRef
+from accounts.models import Company
+from erp_integrations.loadgen import LoadSpec, load_data_generate
+from erp_integrations.models import Commitment, SubcontractorInvoice
+from erp_integrations.services.sync import connection_sync
+if not Company.objects.filter(slug={COMPANY_SLUG!r}).exists():
+    load_data_generate(LoadSpec(commitments=math.ceil({size} / 0.95), invoices={size},
+        projects=max(20, min(500, {size} // 2000)), company_slug={COMPANY_SLUG!r},
+        missing_fraction=0.02, user_prefix={USER_PREFIX!r}), log=print)
+company = Company.objects.get(slug={COMPANY_SLUG!r})
+run = connection_sync(connection_id=company.erp_connection.pk, trigger="command")
+assert run is not None and run.status == "succeeded", run and run.error
+linked_invoice = SubcontractorInvoice.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
+synced = Commitment.objects.filter(company=company, export_state="synced").filter(~Exists(linked_invoice))
+unlink = list(synced.filter(erp_missing_since__isnull=False).values_list("id", flat=True)[:5000])
+refused = list(synced.filter(erp_missing_since__isnull=True).order_by("?").values_list("id", flat=True)[:500])
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from accounts.models import User
+approver = User.objects.get(username={USER_PREFIX + "approver"!r})
+sessions = []
+for _ in range({sessions}):
+    store = SessionStore()
+    store[SESSION_KEY] = str(approver.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = approver.get_session_auth_hash()
+    store.create()
+    sessions.append(store.session_key)
+print("PREPARED " + json.dumps({{"company_id": company.pk, "unlink": unlink, "refused": refused,
+    "links": run.links_checked, "sessions": sessions}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=_support.ROOT, check=True, capture_output=True, text=True
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("PREPARED "))
+    return json.loads(line.removeprefix("PREPARED "))
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"gunicorn did not answer at {url} within {timeout:g} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def read_stats(prefix: Path) -> tuple[dict, list[dict]]:
+    rows = list(csv.DictReader((prefix.parent / f"{prefix.name}_stats.csv").open()))
+    aggregated = next(row for row in rows if row["Name"] == "Aggregated")
+    return aggregated, [row for row in rows if row["Name"] != "Aggregated"]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    database_url = _support.scratch_database_url(args.db or f"erp_bench_pages_{args.size}")
+    if not _support.databases_exist(database_url):
+        _support.databases_create(database_url, fresh=True)
+    _support.migrate_all(_support.django_environment(database_url))
+    print("preparing data and a completed sync ...", flush=True)
+    user_counts = [int(u) for u in args.users.split(",") if u.strip()]
+    prepared = prepare(database_url, args.size, max(user_counts))
+    print(f"  {prepared['links']:,} links; {len(prepared['unlink'])} records to unlink", flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="erp-load-") as tmp:
+        tmpdir = Path(tmp)
+        (tmpdir / "unlink.txt").write_text("\n".join(map(str, prepared["unlink"])))
+        (tmpdir / "refused.txt").write_text("\n".join(map(str, prepared["refused"])))
+        (tmpdir / "sessions.txt").write_text("\n".join(prepared["sessions"]))
+        port = free_port()
+        host = f"http://127.0.0.1:{port}"
+        env = _support.django_environment(
+            database_url,
+            DJANGO_SETTINGS_MODULE="erp_integrations.settings",
+            ALLOWED_HOSTS="127.0.0.1",
+            STATIC_ROOT=str(tmpdir / "static"),
+            VAR_DIR=str(tmpdir / "var"),
+            SECURE_HSTS_SECONDS="0",
+        )
+        _support.run_manage(["collectstatic", "--noinput", "-v", "0"], env)
+        gunicorn_cmd = [str(BIN / "gunicorn"), "erp_integrations.wsgi", "-w", str(args.workers)]
+        gunicorn_cmd += ["-b", f"127.0.0.1:{port}", "--access-logfile", "-", "--log-level", "warning"]
+        with (tmpdir / "gunicorn.log").open("wb") as log:
+            server = subprocess.Popen(
+                gunicorn_cmd,
+                cwd=_support.ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until_up(f"{host}/accounts/login/")
+            for users in user_counts:
+                prefix = tmpdir / f"locust_{users}"
+                locust_env = dict(
+                    os.environ,
+                    LOAD_COMPANY_ID=str(prepared["company_id"]),
+                    LOAD_SESSIONS=str(tmpdir / "sessions.txt"),
+                    LOAD_UNLINK_IDS=str(tmpdir / "unlink.txt"),
+                    LOAD_REFUSED_IDS=str(tmpdir / "refused.txt"),
+                )
+                print(f"locust: {users} users for {args.duration} s ...", flush=True)
+                subprocess.run(
+                    [
+                        str(BIN / "locust"),
+                        "-f",
+                        str(HERE / "locustfile.py"),
+                        "--headless",
+                        "-u",
+                        str(users),
+                        "-r",
+                        str(args.spawn_rate),
+                        "-t",
+                        f"{args.duration}s",
+                        "--host",
+                        host,
+                        "--csv",
+                        str(prefix),
+                        "--only-summary",
+                        "--stop-timeout",
+                        "10",
+                        "--loglevel",
+                        "WARNING",
+                    ],  # fmt: skip
+                    env=locust_env,
+                    cwd=_support.ROOT,
+                    check=False,
+                    timeout=args.duration + 120,
+                )
+                aggregated, per_request = read_stats(prefix)
+                # Each run unlinks some records; the next run starts after them.
+                results.append(
+                    {
+                        "users": users,
+                        "requests": int(aggregated["Request Count"]),
+                        "failures": int(aggregated["Failure Count"]),
+                        "rps": float(aggregated["Requests/s"]),
+                        "p50": float(aggregated["50%"]),
+                        "p95": float(aggregated["95%"]),
+                        "p99": float(aggregated["99%"]),
+                        "per_request": [
+                            {
+                                "name": row["Name"],
+                                "count": int(row["Request Count"]),
+                                "failures": int(row["Failure Count"]),
+                                "p50": float(row["50%"]),
+                                "p95": float(row["95%"]),
+                            }
+                            for row in per_request
+                        ],
+                    }
+                )
+                print(f"  {results[-1]['rps']:.1f} req/s, p95 {results[-1]['p95']:.0f} ms, "
+                      f"{results[-1]['failures']} failures", flush=True)  # fmt: skip
+        finally:
+            stop(server)
+        errors = [
+            line
+            for line in (tmpdir / "gunicorn.log").read_text(errors="replace").splitlines()
+            if "Traceback" in line or "[ERROR]" in line or '" 500 ' in line
+        ]
+
+    report = render(results, args, prepared, errors)
+    print("\n" + report)
+    if args.markdown:
+        Path(args.markdown).write_text(report + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return results
+
+
+def render(results: list[dict], args: argparse.Namespace, prepared: dict, errors: list[str]) -> str:
+    headers = [
+        "users",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        f"p95 < {P95_TARGET_MS} ms",
+    ]
+    rows = [
+        [
+            str(r["users"]),
+            f"{r['requests']:,}",
+            f"{r['rps']:.1f}",
+            f"{r['p50']:.0f}",
+            f"{r['p95']:.0f}",
+            f"{r['p99']:.0f}",
+            str(r["failures"]),
+            "met" if r["p95"] < P95_TARGET_MS and not r["failures"] else "**missed**",
+        ]
+        for r in results
+    ]
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_support.machine_description()}; "
+        f"gunicorn -w {args.workers} and Locust on the same machine, {prepared['links']:,} links.",
+        f"Command: `python tests/load/run_load.py --users {args.users} --duration {args.duration}` "
+        f"({args.duration} s per row, spawn rate {args.spawn_rate:g}/s, think time 0.5-2 s).",
+        "",
+        _support.markdown_table(headers, rows),
+    ]
+    if results:
+        busiest = max(results, key=lambda r: r["rps"])
+        lines += ["", f"Per request at {busiest['users']} users:", ""]
+        lines.append(
+            _support.markdown_table(
+                ["request", "count", "failures", "p50 ms", "p95 ms"],
+                [
+                    [p["name"], f"{p['count']:,}", str(p["failures"]), f"{p['p50']:.0f}", f"{p['p95']:.0f}"]
+                    for p in busiest["per_request"]
+                ],
+            )
+        )
+    lines += ["", f"Server errors in gunicorn's log: {len(errors)}"]
+    lines += [f"    {line}" for line in errors[:10]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
