@@ -242,3 +242,11 @@ def linked_company(
     for record in records[:deleted]:
         delete_in_erp(record)
     return LinkedCompany(company, approver, records, records[:deleted])
+
+
+def send_task(redis_url: str, name: str, *args, **kwargs) -> None:
+    """Send a task through the test's own broker (not the one in settings)."""
+    from erp_integrations.celery import app
+
+    with app.connection_for_write(redis_url) as conn:
+        app.send_task(name, args=list(args), kwargs=kwargs, connection=conn)
