@@ -89,17 +89,23 @@ def stop(proc: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float = 
 
 
 @contextmanager
-def redis_server(tmp_path: Path, port: int | None = None) -> Iterator[str]:
-    """A redis-server of the test's own on a free port; yields its URL."""
+def redis_process(tmp_path: Path, port: int) -> Iterator[Started]:
+    """A redis-server of the test's own on ``port`` (stop it early with ``stop``)."""
     assert shutil.which("redis-server"), "redis-server must be installed"
-    port = port or free_port()
     url = f"redis://127.0.0.1:{port}/0"
     args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--dir", str(tmp_path)]
-    with started(args, log=tmp_path / f"redis-{port}.log") as server:
+    with started(args, log=tmp_path / f"redis-{port}-{time.monotonic_ns()}.log") as server:
         wait_for(lambda: redis_answers(url), timeout=10, what="the test's redis-server")
-        yield url
-        del server
+        yield server
+
+
+@contextmanager
+def redis_server(tmp_path: Path, port: int | None = None) -> Iterator[str]:
+    """A redis-server of the test's own on a free port; yields its URL."""
+    port = port or free_port()
+    with redis_process(tmp_path, port):
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def redis_is_down(url: str) -> bool:
