@@ -15,8 +15,9 @@ dies mid-run cannot keep the connection claimed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
@@ -44,22 +45,43 @@ LINKED_KINDS: tuple[tuple[str, type[Commitment] | type[SubcontractorInvoice]], .
     ("invoice", SubcontractorInvoice),
 )
 
-#: Marks applied per statement at the end of a run (PostgreSQL: two arrays per statement).
-APPLY_CHUNK_POSTGRESQL = 50_000
+#: Marks applied per statement at the end of a run (PostgreSQL: two arrays per statement);
+#: about a batch, so the statement being built never holds more than a batch does.
+APPLY_CHUNK_POSTGRESQL = 5_000
 #: SQLite has no arrays; the portable path matches (id, erp_id) pairs with OR, so
 #: fewer per statement keeps the expression tree small.
 APPLY_CHUNK_PORTABLE = 200
 
 DEAD_WORKER_ERROR = "The worker stopped before the run finished."
 
-#: (record id, ERP id as the run observed it)
-Change = tuple[int, str]
+
+class _Marks:
+    """Links whose mark a run changes: record ids, and the ERP ids the run observed.
+
+    Kept as an int64 array and a list rather than a list of tuples: a run holds every
+    change until its end, and this halves what each one costs.
+    """
+
+    def __init__(self) -> None:
+        self.ids = array("q")
+        self.erp_ids: list[str] = []
+
+    def add(self, pk: int, erp_id: str) -> None:
+        self.ids.append(pk)
+        self.erp_ids.append(erp_id)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def chunks(self, size: int) -> Iterator[tuple[list[int], list[str]]]:
+        for start in range(0, len(self.ids), size):
+            yield self.ids[start : start + size].tolist(), self.erp_ids[start : start + size]
 
 
 @dataclass
 class _Changes:
-    newly_missing: list[Change]
-    reappeared: list[Change]
+    newly_missing: _Marks = field(default_factory=_Marks)
+    reappeared: _Marks = field(default_factory=_Marks)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -181,24 +203,19 @@ def _batches(model, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, in
 
 def _compare(run: SyncRun, model, kind: str, connector: ErpConnector, checked: int) -> tuple[_Changes, int]:
     """Ask the ERP about every link of this kind; keep only what changed."""
-    changes = _Changes(newly_missing=[], reappeared=[])
+    changes = _Changes()
     for batch in _batches(model, run, settings.SYNC_BATCH_SIZE):
         # The ERP is asked outside any transaction of ours; nothing is held meanwhile.
         present = connector.existing_ids(kind, [erp_id for _pk, erp_id, _missing in batch])
         for pk, erp_id, missing_since in batch:
             if missing_since is None and erp_id not in present:
-                changes.newly_missing.append((pk, erp_id))
+                changes.newly_missing.add(pk, erp_id)
             elif missing_since is not None and erp_id in present:
-                changes.reappeared.append((pk, erp_id))
+                changes.reappeared.add(pk, erp_id)
         checked += len(batch)
         # Progress for the status page; one cheap UPDATE per batch.
         SyncRun.objects.filter(pk=run.pk).update(links_checked=checked)
     return changes, checked
-
-
-def _chunks(items: list[Change], size: int) -> Iterable[list[Change]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _apply(run: SyncRun, model, changes: _Changes) -> tuple[int, int]:
@@ -218,8 +235,8 @@ def _apply(run: SyncRun, model, changes: _Changes) -> tuple[int, int]:
     )
 
 
-def _apply_postgresql(model, pairs: list[Change], run_id: int | None) -> int:
-    if not pairs:
+def _apply_postgresql(model, marks: _Marks, run_id: int | None) -> int:
+    if not marks:
         return 0
     table = db_connection.ops.quote_name(model._meta.db_table)
     # Newly missing: only links still unmarked; reappeared: only links still marked.
@@ -231,16 +248,16 @@ def _apply_postgresql(model, pairs: list[Change], run_id: int | None) -> int:
     )
     changed = 0
     with db_connection.cursor() as cursor:
-        for chunk in _chunks(pairs, APPLY_CHUNK_POSTGRESQL):
-            cursor.execute(sql, [run_id, [pk for pk, _ in chunk], [erp_id for _, erp_id in chunk]])
+        for ids, erp_ids in marks.chunks(APPLY_CHUNK_POSTGRESQL):
+            cursor.execute(sql, [run_id, ids, erp_ids])
             changed += cursor.rowcount
     return changed
 
 
-def _apply_portable(model, pairs: list[Change], run_id: int | None) -> int:
+def _apply_portable(model, marks: _Marks, run_id: int | None) -> int:
     changed = 0
-    for chunk in _chunks(pairs, APPLY_CHUNK_PORTABLE):
-        observed = reduce(or_, (Q(pk=pk, erp_id=erp_id) for pk, erp_id in chunk))
+    for ids, erp_ids in marks.chunks(APPLY_CHUNK_PORTABLE):
+        observed = reduce(or_, (Q(pk=pk, erp_id=erp_id) for pk, erp_id in zip(ids, erp_ids, strict=True)))
         changed += (
             model.objects.filter(observed)
             .filter(erp_missing_since__isnull=run_id is not None)

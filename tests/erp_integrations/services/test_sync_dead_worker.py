@@ -35,19 +35,23 @@ def test_a_worker_killed_mid_run_leaves_no_claim_and_no_changed_link(tmp_path):
         "SANDBOX_SAGE100_DATABASE_URL": database_url("sandbox_sage100"),
         "VAR_DIR": str(tmp_path),
     }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "erp_sync", "--company", company.slug],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "erp_sync.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "erp_sync", "--company", company.slug],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
+        running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING)
         wait_for(
-            lambda: SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists(),
-            timeout=20,
+            lambda: running.exists() or worker.poll() is not None,
+            timeout=30,
             what="the worker's run to start",
         )
+        assert worker.poll() is None, f"erp_sync ended early:\n{log.read_text(errors='replace')}"
         # While it runs, the connection is claimed: a second run stops at once.
         assert connection_sync(connection_id=company.erp_connection.pk, trigger="command") is None
         worker.send_signal(signal.SIGKILL)
@@ -63,7 +67,7 @@ def test_a_worker_killed_mid_run_leaves_no_claim_and_no_changed_link(tmp_path):
     # PostgreSQL drops the dead process's session, and its advisory lock with it.
     run = wait_for(
         lambda: connection_sync(connection_id=company.erp_connection.pk, trigger="command"),
-        timeout=10,
+        timeout=30,
         what="the claim to be released",
     )
 
