@@ -118,9 +118,11 @@ def _run(
 ) -> SyncRun:
     now = timezone.now()
     # We hold the claim, so a run still marked running was left by a worker that died.
-    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
+    dead = SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.FAILED, finished_at=now, error=DEAD_WORKER_ERROR
     )
+    if dead:
+        logger.warning("Sync of %s: %s run(s) left by a dead worker marked failed.", connection, dead)
     run = SyncRun.objects.create(
         connection=connection,
         trigger=trigger,
@@ -176,6 +178,8 @@ def _run(
 def _linked(model, company_id: int, started_at: datetime):
     # Served by the partial index (company, id) WHERE erp_id IS NOT NULL. A run judges
     # the links that existed when it started; one made meanwhile waits for the next run.
+    # (Should clocks differ a little between machines, a link judged early is still
+    # judged right: its ERP record was made before the link was stored.)
     return model.objects.filter(company_id=company_id, erp_id__isnull=False, linked_at__lte=started_at)
 
 
