@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
+from http import HTTPStatus
 from operator import or_
 
 from celery.schedules import crontab, maybe_schedule
@@ -29,6 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from accounts.models import Company
 from accounts.permissions import AccessDenied, Action, CompanyAccess
@@ -294,7 +296,21 @@ def sync_now_request(*, user, company: Company) -> ActionResult:
 
     from erp_integrations.tasks import sync_connection
 
-    sync_connection.delay_on_commit(connection.pk, trigger=SyncRun.Trigger.MANUAL, requested_by_id=user.pk)
+    args, kwargs = (connection.pk,), {"trigger": SyncRun.Trigger.MANUAL, "requested_by_id": user.pk}
+    if db_connection.in_atomic_block:
+        # Inside a transaction, the task goes to the broker once it commits.
+        sync_connection.delay_on_commit(*args, **kwargs)
+    else:
+        try:
+            sync_connection.apply_async(args=args, kwargs=kwargs)
+        except (KombuError, OSError):
+            logger.exception("Sync now for %s could not be queued.", connection)
+            return ActionResult(
+                False,
+                "The sync could not be queued: the task queue is not reachable right now. "
+                "Try Sync now again in a few minutes; the hourly sync resumes once the queue is back.",
+                HTTPStatus.SERVICE_UNAVAILABLE,
+            )
     return ActionResult.success(
         f"Sync started. It checks every link with {connection.erp_name}; "
         "this page shows its progress and when it completes."

@@ -4,15 +4,18 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import PermissionLevel
 from accounts.permissions import AccessDenied
+from erp_integrations.celery import app
 from erp_integrations.models import SyncRun
 from erp_integrations.services.sync import sync_now_request
 from tests import factories
 from tests.erp_integrations.broker import take_sent_tasks
+from tests.erp_integrations.processes import free_port
 from tests.erp_integrations.services.sync_support import PausedSync
 
 
@@ -114,3 +117,34 @@ def test_sync_now_is_refused_politely_while_a_run_is_in_progress(settings):
     # Once it finished, Sync now goes ahead (committed at once: no surrounding transaction).
     assert sync_now_request(user=admin, company=company).ok
     assert [sent.kwargs["trigger"] for sent in take_sent_tasks()] == ["manual"]
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Point this process's Celery app at a port where no Redis listens, then back."""
+
+    def use(url):
+        app.conf.broker_url = url
+        # The app caches its broker connections and producers; drop them so the next
+        # publish connects to ``url``. (Private attributes: there is no public switch.)
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    original = app.conf.broker_url
+    use(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        yield
+    finally:
+        use(original)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_sync_now_says_so_when_the_task_queue_is_unreachable(unreachable_broker):
+    company = factories.company()
+    assert not connection.in_atomic_block  # as in a view: the task is sent at once
+
+    result = sync_now_request(user=erp_admin(company), company=company)
+
+    assert (result.ok, result.status) == (False, HTTPStatus.SERVICE_UNAVAILABLE)
+    assert result.message.startswith("The sync could not be queued: the task queue is not reachable")
+    assert not SyncRun.objects.exists()
