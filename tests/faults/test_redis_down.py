@@ -100,14 +100,6 @@ def test_pages_and_unlinks_work_without_redis_and_the_sync_resumes_when_it_retur
     support.assert_invariants(unlinked=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Product defect (services/sync.py sync_now_request): sync_connection.delay_on_commit raises "
-        "kombu.exceptions.OperationalError when the broker is down, and the view answers 500. "
-        "Catch it there and return a 503 ActionResult that says the sync queue is unreachable."
-    ),
-)
 def test_sync_now_with_redis_down_is_refused_politely(tmp_path):
     data = support.linked_company(commitments=2, deleted=0)
     web_port = support.free_port()
