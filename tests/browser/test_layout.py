@@ -1,0 +1,149 @@
+"""The tool's lists on a laptop, a tablet in portrait and a phone: nothing overlaps, and
+a row's buttons and date are on screen without scrolling sideways."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from erp_integrations.models import Commitment, SubcontractorInvoice
+from tests.browser.steps import open_erp_tool, open_tab, record_list, record_row, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+#: The longest a record number (50) and an ERP id (40) may be.
+LONG_NUMBER = "PAY-APP-2026-11-RETAINAGE-RELEASE-FINAL-REVISION-2"
+LONG_ERP_ID = "AP-REQ-000000000000000000000000000000001"
+TABS = {
+    "Northwind Builders": "Commitments",
+    "Lakeshore Contracting": "Subcontractor Invoices",
+}
+
+
+def _long_numbers_and_ids() -> None:
+    # A failed invoice (the reviewer's case, 15 characters) made as long as allowed, and
+    # a synced commitment and invoice with the longest ERP ids.
+    assert len(LONG_NUMBER) == 50 and len(LONG_ERP_ID) == 40
+    SubcontractorInvoice.objects.filter(project__name="Airport Terminal B", number="PAY-APP-2026-11").update(
+        number=LONG_NUMBER
+    )
+    Commitment.objects.filter(project__name="Harbor Tower", number="SC-001").update(erp_id=LONG_ERP_ID)
+    SubcontractorInvoice.objects.filter(
+        project__name="Airport Terminal B", number="1", export_state="synced"
+    ).update(erp_id=LONG_ERP_ID)
+
+
+def _overflowing_cells(page: Page) -> list[str]:
+    """Cells of the lists whose content is wider than the cell (it runs into the next)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('table.records.aligned tr.record-main > *')]
+            .filter(cell => cell.offsetWidth > 0 && cell.scrollWidth > cell.clientWidth + 1)
+            .map(cell => cell.className + ': ' + cell.textContent.trim().slice(0, 60))"""
+    )
+
+
+def _outside_the_screen(page: Page, selector: str) -> list[str]:
+    """Elements (of the lists) that start or end left or right of the window."""
+    return page.evaluate(
+        """(selector) => [...document.querySelectorAll('table.records.aligned ' + selector)]
+            .filter(element => element.offsetWidth > 0)
+            .filter(element => {
+              const box = element.getBoundingClientRect();
+              return box.left < 0 || box.right > document.documentElement.clientWidth;
+            })
+            .map(element => element.outerHTML.slice(0, 80))""",
+        selector,
+    )
+
+
+def _tables_scrolling_sideways(page: Page) -> int:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.table-scroll')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1).length"""
+    )
+
+
+@pytest.mark.parametrize("width", [1440, 820])
+def test_every_list_fits_the_screen_with_numbers_ids_dates_and_buttons_in_their_columns(
+    width, demo, new_context, shots
+):
+    _long_numbers_and_ids()
+    page = sign_in(new_context(viewport={"width": width, "height": 1180}), "approver")
+    for company, tab in TABS.items():
+        open_erp_tool(page, company)
+        open_tab(page, tab)
+        expect(page.get_by_test_id("list-failed").get_by_test_id("record-row").first).to_be_visible()
+
+        assert _overflowing_cells(page) == []
+        assert _tables_scrolling_sideways(page) == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert _outside_the_screen(page, "tr.record-main button, tr.record-main summary") == []
+        assert _outside_the_screen(page, "td.col-when time") == []
+        shots(page, f"{tab.lower().replace(' ', '-')}-{width}")
+    # The longest number wraps inside its own cell.
+    number = page.get_by_test_id("record-number").filter(has_text=LONG_NUMBER).first
+    cell = number.locator("xpath=ancestor::th[1]")
+    number_box, cell_box = number.bounding_box(), cell.bounding_box()
+    assert number_box["x"] + number_box["width"] <= cell_box["x"] + cell_box["width"]
+
+
+def test_on_a_phone_the_table_scrolls_under_buttons_that_stay_in_view(demo, new_context, shots):
+    page = sign_in(new_context(viewport={"width": 560, "height": 1000}), "approver")
+    open_erp_tool(page, "Northwind Builders")
+    open_tab(page, "Commitments")
+
+    assert _tables_scrolling_sideways(page) > 0
+    assert _outside_the_screen(page, "tr.record-main button, tr.record-main summary") == []
+    synced = record_list(page, "Commitments - Synced with Sage 300 CRE®")
+    unlink = synced.get_by_role("button", name="Unlink").first
+    # Scrolled to either end, the buttons are where they were.
+    scroller = synced.locator(".table-scroll")
+    before = unlink.bounding_box()
+    scroller.evaluate("box => box.scrollTo(box.scrollWidth, 0)")
+    assert unlink.bounding_box() == before
+    shots(page, "phone-scrolled")
+
+
+def _style(button, *names: str) -> dict[str, str]:
+    return button.evaluate(
+        "(element, names) => Object.fromEntries(names.map(n => [n, getComputedStyle(element)[n]]))",
+        list(names),
+    )
+
+
+def _rgb(value: str) -> tuple[int, ...]:
+    parts = value.removeprefix("rgba(").removeprefix("rgb(").rstrip(")").split(",")
+    return tuple(int(part) for part in parts[:3])
+
+
+def test_enabled_unlink_is_a_clear_button_and_disabled_unlink_looks_disabled(demo, new_context, shots):
+    commitment = Commitment.objects.get(project__name="Harbor Tower", number="SC-002")
+    names = ("color", "borderTopColor", "backgroundColor", "cursor")
+
+    approver = sign_in(new_context(), "approver")
+    open_erp_tool(approver, "Northwind Builders")
+    enabled = record_row(record_list(approver, "Commitments - Synced with Sage 300 CRE®"), commitment.pk)
+    enabled = enabled.get_by_role("button", name="Unlink")
+    expect(enabled).to_be_enabled()
+    on = _style(enabled, *names)
+
+    pm = sign_in(new_context(), "pm")
+    open_erp_tool(pm, "Northwind Builders")
+    disabled = record_row(record_list(pm, "Commitments - Synced with Sage 300 CRE®"), commitment.pk)
+    disabled = disabled.get_by_role("button", name="Unlink")
+    expect(disabled).to_be_disabled()
+    off = _style(disabled, *names)
+    shots(approver, "unlink-enabled")
+    shots(pm, "unlink-disabled")
+
+    # Enabled: red text and a red outline on white, a pointer.
+    red, green, blue = _rgb(on["color"])
+    assert red > green + 60 and red > blue + 60, on
+    red, green, blue = _rgb(on["borderTopColor"])
+    assert red > green + 40 and red > blue + 40, on
+    assert _rgb(on["backgroundColor"]) == (255, 255, 255) and on["cursor"] == "pointer"
+    # Disabled: grey text on a grey button, and a not-allowed cursor.
+    red, green, blue = _rgb(off["color"])
+    assert max(red, green, blue) - min(red, green, blue) < 30 and 100 < red < 180, off
+    assert _rgb(off["backgroundColor"]) != (255, 255, 255)
+    assert off["cursor"] == "not-allowed"
