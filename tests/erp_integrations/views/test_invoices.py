@@ -47,6 +47,21 @@ def test_the_subcontract_links_to_a_new_invoice_form(world, subcontract):
     assert 'name="billing_period_start"' in form.content.decode()
 
 
+def test_the_form_shows_the_subcontracts_vendor_as_a_read_only_field_it_does_not_post(world, subcontract):
+    body = world.client(world.pm).get(_create_url(subcontract)).content.decode()
+
+    field = body.split('data-testid="invoice-vendor-field"')[1].split("</div>")[0]
+    assert '<label for="invoice-vendor">Vendor</label>' in field
+    assert (
+        f'<input type="text" id="invoice-vendor" value="{world.vendor.name}" readonly '
+        'aria-describedby="invoice-vendor-help" data-testid="invoice-vendor">'
+    ) in field
+    assert '<p class="help" id="invoice-vendor-help">From subcontract SC-7</p>' in field
+    # No name: the vendor comes from the subcontract, never from the form.
+    assert "name=" not in field
+    assert "Vendor: " not in body
+
+
 def test_creating_an_invoice_copies_the_subcontracts_vendor_and_redirects(world, subcontract):
     response = world.client(world.pm).post(_create_url(subcontract), invoice_form_data())
     invoice = SubcontractorInvoice.objects.get(commitment=subcontract)
