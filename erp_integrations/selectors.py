@@ -483,20 +483,25 @@ class CompanyChoice:
 
 
 def companies_for_user(
-    *, user: User, limit: int | None = None, openable_only: bool = False
+    *, user: User, limit: int | None = None, openable_only: bool = False, company_id: int | None = None
 ) -> Sequence[CompanyChoice]:
     """The user's companies: their directory entries (every company for superusers).
 
     ``openable_only``: only those whose ERP Integrations tool the user may open.
+    ``company_id``: only that company (empty when the user is not in it).
     Queries: one.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     if user.is_superuser:
         companies = Company.objects.order_by("name", "id").values_list("id", "name")
+        if company_id is not None:
+            companies = companies.filter(pk=company_id)
         rows = companies[:limit] if limit else companies
         return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
     entries = DirectoryMembership.objects.filter(user=user)
+    if company_id is not None:
+        entries = entries.filter(company_id=company_id)
     if openable_only:
         entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
     entries = entries.order_by("company__name", "company_id").values_list(

@@ -35,6 +35,8 @@ SWITCHER_LIMIT = 20
 #: How long the page waits for a worker to pick up a requested sync before it stops
 #: polling (the sync stays queued and runs when a worker is free).
 QUEUED_PATIENCE = timedelta(minutes=2)
+#: The session key of the company whose tool the user last opened; home goes back there.
+LAST_COMPANY_KEY = "erp_last_company_id"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -98,9 +100,21 @@ def tool_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             tool = load_tool(request, company_id)
         except AccessDenied as denied:
             return denied_response(request, denied, company_id=company_id)
+        if request.method == "GET" and not request.htmx:
+            remember_company(request, tool.company)
         return view(request, tool, *args, **kwargs)
 
     return wrapper
+
+
+def remember_company(request: HttpRequest, company: Company) -> None:
+    """Note the company whose tool a page of was opened, so home lands there next time.
+
+    Written only when it changes: the session is saved (one query) on the first page
+    of a company, not on every page.
+    """
+    if request.session.get(LAST_COMPANY_KEY) != company.pk:
+        request.session[LAST_COMPANY_KEY] = company.pk
 
 
 def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -15,8 +15,9 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
@@ -28,6 +29,7 @@ from erp_integrations.services import exports, unlink
 from erp_integrations.services.results import ActionResult
 from erp_integrations.services.sync import sync_status
 from erp_integrations.views.common import (
+    LAST_COMPANY_KEY,
     HtmxHttpRequest,
     Tool,
     panel_context,
@@ -304,15 +306,30 @@ def message_about(record, message: str) -> str:
 @require_GET
 @signed_in
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    """After sign-in: the ERP Integrations tool of the user's (first) company.
+    """After sign-in: the ERP Integrations tool of the company the user last opened.
 
-    The header's switcher moves between companies; a user who may open no company's
-    tool sees the list of their companies and why.
+    That is the company remembered in the session, while the user may still open its
+    tool; otherwise the first company (by name) whose tool they may open. The header's
+    switcher moves between companies; a user who may open no company's tool sees the
+    list of their companies and why.
     """
+    last = request.session.get(LAST_COMPANY_KEY)
+    if isinstance(last, int):
+        openable = selectors.companies_for_user(
+            user=request.user, limit=1, openable_only=True, company_id=last
+        )
+        if openable:
+            return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
     openable = selectors.companies_for_user(user=request.user, limit=1, openable_only=True)
     if openable:
         return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
     return redirect("company_list")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The icon in the project's static files (browsers ask for /favicon.ico regardless)."""
+    return redirect(static("favicon.svg"))
 
 
 @require_GET

@@ -39,6 +39,8 @@ register_converter(ActionConverter, "action")
 
 urlpatterns = [
     path("", tool.home, name="home"),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", tool.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

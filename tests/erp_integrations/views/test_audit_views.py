@@ -123,6 +123,8 @@ def test_a_page_costs_the_same_queries_at_3_entries_as_at_60(count, django_asser
     world = build_world()
     many_entries(world, count)
     client = client_for(world.viewer)
+    # Opening a company's tool notes it in the session (written on the first page only).
+    client.get(audit_url(world))
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
     # levels, 6) one page of entries with their users, 7) the directory's users for the

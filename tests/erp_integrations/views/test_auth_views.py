@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import DirectoryMembership, PermissionLevel
+from erp_integrations.views.common import LAST_COMPANY_KEY
 from tests import factories
 from tests.erp_integrations.views.tool_world import (
     ERP_READ,
@@ -122,6 +123,53 @@ def test_a_user_in_several_companies_chooses_one_and_can_switch(world):
     assert client.get(reverse("erp_tool", args=[second.pk])).status_code == 302
 
 
+def test_home_lands_on_the_company_whose_tool_was_opened_last(world):
+    second = factories.company(name="Second Builders")
+    DirectoryMembership.objects.create(
+        company=second, user=world.approver, erp_integrations_level=PermissionLevel.READ_ONLY
+    )
+    client = client_for(world.approver, csrf=False)
+    home = reverse("home")
+    assert client.get(home)["Location"] == tab_url(world.company)
+
+    # Opened from the switcher: home goes back there, in this session.
+    client.get(reverse("erp_tool", args=[second.pk]))
+    assert client.get(home)["Location"] == tab_url(second)
+    assert client.session[LAST_COMPANY_KEY] == second.pk
+
+    # A fragment of another company's list (HTMX) does not move it; a page does.
+    htmx_get(client, list_url(world.company, "commitments", "synced"), current=tab_url(world.company))
+    assert client.get(home)["Location"] == tab_url(second)
+    client.get(reverse("erp_audit", args=[world.company.pk]))
+    assert client.get(home)["Location"] == tab_url(world.company)
+
+
+def test_home_falls_back_to_the_first_company_when_the_last_one_may_not_be_opened_any_more(world):
+    second = factories.company(name="Second Builders")
+    entry = DirectoryMembership.objects.create(
+        company=second, user=world.approver, erp_integrations_level=PermissionLevel.READ_ONLY
+    )
+    client = client_for(world.approver, csrf=False)
+    client.get(tab_url(second))
+    assert client.get(reverse("home"))["Location"] == tab_url(second)
+
+    # The level on ERP Integrations was taken away...
+    DirectoryMembership.objects.filter(pk=entry.pk).update(erp_integrations_level=PermissionLevel.NONE)
+    assert client.get(reverse("home"))["Location"] == tab_url(world.company)
+    # ... or the user left the company's directory altogether.
+    DirectoryMembership.objects.filter(pk=entry.pk).delete()
+    assert client.get(reverse("home"))["Location"] == tab_url(world.company)
+
+
+def test_a_remembered_company_of_someone_else_is_not_a_way_in(world):
+    client = client_for(world.approver, csrf=False)
+    session = client.session
+    session[LAST_COMPANY_KEY] = world.other_company.pk
+    session.save()
+
+    assert client.get(reverse("home"))["Location"] == tab_url(world.company)
+
+
 def test_a_company_where_the_user_may_not_open_the_tool_is_listed_with_the_reason(world):
     client = client_for(world.member, csrf=False)
 
@@ -193,3 +241,17 @@ def test_pages_carry_the_csrf_token_once_on_body_and_no_inline_script_or_style(w
     assert '<script src="/static/js/app.js" defer></script>' in body
     assert "Content-Security-Policy" in response.headers
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_pages_have_an_svg_favicon_and_favicon_ico_leads_to_it(world):
+    page = Client().get(reverse("login")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+    response = Client().get("/favicon.ico")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.svg"
+    icon = Client().get("/static/favicon.svg")
+    assert icon.status_code == 200
+    assert icon["Content-Type"].startswith("image/svg+xml")
+    assert b"".join(icon.streaming_content).startswith(b"<svg ")

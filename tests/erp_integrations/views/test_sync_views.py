@@ -311,6 +311,8 @@ def test_the_history_is_paged_by_keyset_at_a_constant_cost(runs, django_assert_n
         for i in range(1, runs + 1)
     )
     client = client_for(world.viewer)
+    # Opening a company's tool notes it in the session (written on the first page only).
+    client.get(sync_url(world))
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
     # levels, 6) one page of runs, 7)-8) sync status: last completed run and run in
