@@ -196,6 +196,8 @@ def panel_context(
         progress_query["next"] = here
     if tab is not None:
         progress_query["tab"] = tab.slug
+    # The panel refreshes itself from the same place, keeping the page and tab it is on.
+    panel_query = {name: progress_query[name] for name in ("next", "tab") if name in progress_query}
     last = status.last_completed if status is not None else None
     return {
         "tab": tab,
@@ -209,6 +211,8 @@ def panel_context(
         "progress_url": reverse("erp_sync_progress", kwargs={"company_id": tool.company.pk})
         + "?"
         + urlencode(progress_query),
+        "panel_url": reverse("erp_sync_panel", kwargs={"company_id": tool.company.pk})
+        + ("?" + urlencode(panel_query) if panel_query else ""),
         "panel_message": message,
         "panel_ok": ok,
         "here": here,

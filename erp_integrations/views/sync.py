@@ -115,6 +115,22 @@ def sync_now(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
 
 @require_GET
 @tool_view
+def sync_panel(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
+    """The sync panel again, as it is now: the panel polls it every minute.
+
+    A tab left open through the hourly sync would otherwise still say "No sync has
+    completed yet" while Unlink already succeeds. Queries: session, user, company with
+    its connection, directory entry, project levels, and the sync status (three).
+    """
+    if not request.htmx:
+        return redirect("erp_sync", company_id=tool.company.pk)
+    here = safe_next(request, reverse("erp_sync", kwargs={"company_id": tool.company.pk}))
+    context = panel_context(tool, _status(tool), here=here, tab=TABS.get(request.GET.get("tab", "")))
+    return render(request, "erp/sync.html#sync_panel", context)
+
+
+@require_GET
+@tool_view
 def sync_progress(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     """A running sync's progress bar, polled every second.
 

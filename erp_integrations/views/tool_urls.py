@@ -52,6 +52,7 @@ urlpatterns = [
     path("companies/<int:company_id>/erp/sync/", sync.sync_history, name="erp_sync"),
     path("companies/<int:company_id>/erp/sync/now/", sync.sync_now, name="erp_sync_now"),
     path("companies/<int:company_id>/erp/sync/progress/", sync.sync_progress, name="erp_sync_progress"),
+    path("companies/<int:company_id>/erp/sync/panel/", sync.sync_panel, name="erp_sync_panel"),
     path("companies/<int:company_id>/erp/audit/", audit.audit_trail, name="erp_audit"),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),

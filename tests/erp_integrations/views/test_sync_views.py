@@ -5,6 +5,7 @@ import json
 import re
 from datetime import timedelta
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -271,6 +272,65 @@ def test_progress_without_htmx_goes_to_the_sync_page():
 
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == sync_url(world)
+
+
+# --- the panel keeps itself current ----------------------------------------------------------------------
+def test_the_panel_asks_for_itself_every_minute_from_its_page_and_tab():
+    world = build_world()
+    page = tab_url(world.company, "subcontractor-invoices")
+
+    box = panel(client_for(world.viewer).get(page))
+
+    query = urlencode({"next": page, "tab": "subcontractor-invoices"})
+    poll = sync_url(world, "erp_sync_panel") + "?" + query
+    assert f'hx-get="{html.escape(poll)}" hx-trigger="every 60s" hx-target="this" hx-swap="outerHTML"' in box
+    assert "hx-swap-oob" not in box
+
+
+def test_a_tab_left_open_through_the_sync_learns_of_it_at_the_next_poll(django_assert_num_queries):
+    world = build_world()
+    client = client_for(world.viewer)
+    page = tab_url(world.company)
+    assert "No sync has completed yet" in panel(client.get(page))
+    last = connection_sync(connection_id=world.company.erp_connection.pk, trigger="schedule")
+    poll = sync_url(world, "erp_sync_panel") + "?" + urlencode({"next": page, "tab": "commitments"})
+
+    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
+    # levels, 6)-7) sync status: last completed run (it succeeded) and run in progress.
+    with django_assert_num_queries(7):
+        response = htmx_get(client, poll, current=page)
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.content.decode()
+    assert body.strip().startswith('<section id="sync-panel"')
+    assert f'datetime="{last.finished_at.isoformat()}"' in body
+    assert 'data-testid="last-sync-outcome">Succeeded<' in body
+    assert "No sync has completed yet" not in body
+    # It keeps its tab's words and keeps polling.
+    assert "Delete the commitment in Sage 300 CRE® first" in html.unescape(body)
+    assert 'hx-trigger="every 60s"' in body
+
+
+def test_the_panel_shows_a_run_in_progress_when_it_polls():
+    world = build_world()
+    run(world, status=SyncRun.Status.RUNNING, ago=timedelta(seconds=5), checked=30, links_total=120)
+
+    with sync_claimed_elsewhere(world.company):
+        response = htmx_get(client_for(world.viewer), sync_url(world, "erp_sync_panel") + "?tab=commitments")
+
+    assert "30 of 120 links checked" in response.content.decode()
+    assert 'hx-trigger="every 1s"' in response.content.decode()
+
+
+def test_the_panel_without_htmx_goes_to_the_sync_page_and_hides_from_outsiders():
+    world = build_world()
+    url = sync_url(world, "erp_sync_panel")
+
+    response = client_for(world.viewer).get(url)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == sync_url(world)
+    assert htmx_get(client_for(world.outsider), url).status_code == HTTPStatus.NOT_FOUND
+    assert client_for(world.viewer, csrf=False).post(url).status_code == HTTPStatus.METHOD_NOT_ALLOWED
 
 
 # --- history --------------------------------------------------------------------------------------------
