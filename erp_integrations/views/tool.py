@@ -15,8 +15,10 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from django.contrib import messages
+from django.contrib.messages.storage.base import Message
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -52,6 +54,11 @@ class TabSpec:
     erp_word: str
     #: action name -> service taking (user, record id[, reason])
     services: dict[str, Callable[..., ActionResult]]
+    #: The record's page in the project's Commitments tool (project id, record id).
+    detail_url_name: str
+
+    def detail_url(self, record) -> str:
+        return reverse(self.detail_url_name, args=[record.project_id, record.pk])
 
 
 def _commitment_service(service):
@@ -73,6 +80,7 @@ TABS: dict[str, TabSpec] = {
             "export": _commitment_service(exports.commitment_export),
             "reject": _commitment_service(exports.commitment_reject),
         },
+        detail_url_name="commitment_detail",
     ),
     "subcontractor-invoices": TabSpec(
         slug="subcontractor-invoices",
@@ -84,6 +92,7 @@ TABS: dict[str, TabSpec] = {
             "export": _invoice_service(exports.subcontractor_invoice_export),
             "reject": _invoice_service(exports.subcontractor_invoice_reject),
         },
+        detail_url_name="invoice_detail",
     ),
 }
 
@@ -101,6 +110,15 @@ LIST_ACTIONS: dict[str, tuple[str, ...]] = {
     "synced": ("unlink",),
 }
 ACTION_PERMISSIONS = {"unlink": Action.UNLINK, "export": Action.EXPORT, "reject": Action.REJECT}
+#: The list an action's button is on, when the record is in none of them any more.
+ACTION_LIST = {"unlink": "synced", "export": "ready", "reject": "ready"}
+#: What a successful unlink leads to: editing the record (the articles' last step).
+NEXT_STEP_LABEL = "Edit in the Commitments tool"
+
+#: Extra tags of a plain form's message: the element of the tab it is about (a row or a
+#: list) and, after an unlink, the record's page in the project's Commitments tool.
+AT_TAG = "erp-at:"
+NEXT_TAG = "erp-next:"
 
 
 def list_title(tab: TabSpec, list_slug: str, erp_name: str) -> str:
@@ -121,6 +139,37 @@ class RowAction:
     decision: Decision
 
 
+@dataclass(frozen=True)
+class PlacedMessage:
+    """A plain form's outcome, shown by the row or at the top of the list it is about."""
+
+    text: str
+    ok: bool
+    next_url: str = ""
+
+
+def _tag(message: Message, prefix: str) -> str:
+    tags = (message.extra_tags or "").split()
+    return next((tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)), "")
+
+
+def _take_messages(request: HtmxHttpRequest) -> tuple[dict[str, list[Message]], list[Message]]:
+    """This request's messages: those about an element of the tab (by its id), and the rest."""
+    anchored: dict[str, list[Message]] = {}
+    rest: list[Message] = []
+    for message in messages.get_messages(request):
+        at = _tag(message, AT_TAG)
+        if at:
+            anchored.setdefault(at, []).append(message)
+        else:
+            rest.append(message)
+    return anchored, rest
+
+
+def _placed(message: Message) -> PlacedMessage:
+    return PlacedMessage(str(message), message.level == messages.SUCCESS, _tag(message, NEXT_TAG))
+
+
 @dataclass
 class RecordRow:
     record: Commitment | SubcontractorInvoice
@@ -128,6 +177,8 @@ class RecordRow:
     actions: list[RowAction] = field(default_factory=list)
     #: True when the list says once, above its rows, why these buttons are disabled.
     reason_in_list: bool = False
+    #: A plain form's outcome for this row, shown under it after the redirect.
+    flash: PlacedMessage | None = None
 
     @property
     def dom_id(self) -> str:
@@ -354,12 +405,25 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     Queries: session, user, company with its connection, directory entry, project
     levels, the switcher's companies, the sync status (see services.sync.sync_status),
     and one per list.
+
+    After a plain form's action (no JavaScript) its message is shown where the address's
+    #fragment scrolls to: under the record's row, or at the top of the list it left.
     """
     spec = TABS[tab]
     status = sync_status(connection=tool.connection) if tool.connection else None
     context = _tool_context(request, tool, active=spec.slug)
     context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
-    context["lists"] = [_list_context(request, tool, spec, slug) for slug in LISTS]
+    lists = [_list_context(request, tool, spec, slug) for slug in LISTS]
+    anchored, rest = _take_messages(request)
+    for list_ in lists:
+        for row in list_["rows"]:
+            if row.dom_id in anchored:
+                row.flash = _placed(anchored.pop(row.dom_id)[-1])
+    for list_ in lists:
+        list_["messages"] = [_placed(message) for message in anchored.pop(list_["dom_id"], [])]
+    # A row on another page of its list than the one shown: its message goes to the top.
+    context["page_messages"] = rest + [message for left in anchored.values() for message in left]
+    context["lists"] = lists
     return render(request, "erp/tab.html", context)
 
 
@@ -395,7 +459,9 @@ def record_action(
 
     HTMX: the row is swapped for its new self with the message under it (green or
     red), or for the message alone when the record left the list; the response's
-    status is the outcome's (403, 409, 422, 502). Plain form: a message and back.
+    status is the outcome's (403, 409, 422, 502). The sync panel comes along out of
+    band, so the page never says less about the sync than the outcome implies.
+    Plain form: back to the page at the row (or its list), with the message there.
     """
     spec = TABS[tab]
     record = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record_id)
@@ -409,16 +475,24 @@ def record_action(
     except AccessDenied as denied:
         result = ActionResult(False, denied.decision.reason, HTTPStatus.FORBIDDEN, record)
 
-    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug})
-    if not request.htmx:
-        level = messages.SUCCESS if result.ok else messages.ERROR
-        messages.add_message(request, level, message_about(record, result.message))
-        return redirect(safe_next(request, tab_url))
-
     # Read the record again: the service may have moved it to another list.
     fresh = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record.pk)
     now_in = STATE_TO_LIST.get(fresh.export_state) if fresh else None
-    list_slug = shown_in or now_in or "synced"
+    list_slug = shown_in or now_in or ACTION_LIST[action]
+    stays = now_in is not None and now_in == shown_in
+    # After an unlink the record can be edited: say where.
+    next_url = spec.detail_url(record) if result.ok and action == "unlink" else ""
+    here = safe_next(request, reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug}))
+
+    if not request.htmx:
+        # The row while it is still in its list, else the list it left: the browser
+        # scrolls there, and the tab shows the message there.
+        anchor = f"{list_slug}-{record.record_type}-{record.pk}" if stays else f"{spec.slug}-{list_slug}"
+        tags = AT_TAG + anchor + (f" {NEXT_TAG}{next_url}" if next_url else "")
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        messages.add_message(request, level, message_about(record, result.message), extra_tags=tags)
+        return redirect(f"{here.partition('#')[0]}#{anchor}")
+
     context = {
         "tab": spec,
         "tool": tool,
@@ -426,16 +500,21 @@ def record_action(
         "record": record if fresh is None else fresh,
         # The row itself while the record is still in the list it was shown in; else
         # only the message, where the row was.
-        "row": _record_row(tool, spec, fresh, list_slug)
-        if now_in is not None and now_in == shown_in
-        else None,
+        "row": _record_row(tool, spec, fresh, list_slug) if stays else None,
         "list_slug": list_slug,
         "message": result.message,
         "message_names_record": names_record(record, result.message),
         "ok": result.ok,
-        "here": safe_next(request, tab_url),
+        "next_url": next_url,
+        "next_label": NEXT_STEP_LABEL,
+        "here": here,
     }
-    response = render(request, "erp/tab.html#record", context, status=result.status)
+    status = sync_status(connection=tool.connection) if tool.connection else None
+    panel = panel_context(tool, status, here=here, tab=spec) | {"oob": True}
+    body = render_to_string("erp/tab.html#record", context, request) + render_to_string(
+        "erp/sync.html#sync_panel", panel, request
+    )
+    response = HttpResponse(body, status=result.status)
     if now_in and now_in != shown_in:
         # The record joined another list of this tab (exported: synced; export failed:
         # failed); that list shows it after a refresh of its own.

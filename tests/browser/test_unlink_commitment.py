@@ -84,19 +84,22 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     )
     assert run is not None and run.status == SyncRun.Status.SUCCEEDED and run.missing_found == 1
 
-    # Unlink again, on the same page: green 'Successfully Unlinked', no reload.
+    # Unlink again, on the same page: green 'Successfully Unlinked', no reload; the
+    # sync panel, which said no sync had completed, now says the last one succeeded.
     assert click_row_action(page, row, "Unlink").status == 200
     expect_green(row.get_by_role("status"), GREEN_UNLINKED)
     assert_not_reloaded(page)
     expect(row.get_by_role("button", name="Unlink")).to_have_count(0)
+    expect(page.get_by_test_id("last-sync-outcome")).to_have_text("Succeeded")
+    expect(page.get_by_test_id("last-sync")).not_to_contain_text("No sync has completed yet")
     shots(page, "unlinked")
     commitment.refresh_from_db()
     assert commitment.erp_id is None and commitment.export_state == ExportState.DRAFT
 
-    # The commitment is editable again in the project's Commitments tool.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
-    page.get_by_role("row").filter(has_text="Harbor Tower").get_by_role("link", name="Commitments").click()
-    page.get_by_role("link", name="SC-002", exact=True).click()
+    # The commitment is editable again in the project's Commitments tool: the green
+    # message links to it.
+    row.get_by_role("link", name="Edit in the Commitments tool").click()
+    expect(page.get_by_test_id("commitment-number")).to_have_text("SC-002")
     expect(page.get_by_test_id("locked-reason")).to_have_count(0)
     shots(page, "commitment-unlocked")
     page.get_by_role("link", name="Edit", exact=True).click()

@@ -54,11 +54,14 @@ def test_unlink_works_as_a_plain_form_without_javascript(demo, new_context, shot
     expect(synced.get_by_test_id("record-row")).to_have_count(1)
     shots(page, "located-without-javascript")
 
-    # Unlink: POST, redirect back to the same list, and the articles' red words.
+    # Unlink: POST, redirect back to the same list scrolled to the row, and the
+    # articles' red words under it, as with JavaScript.
     assert _unlink_with_a_plain_form(page, row) == 302
-    expect(page).to_have_url(in_synced_list)
-    expect_red(page.get_by_test_id("messages").get_by_role("alert"), RED_COMMITMENT)
-    expect(row).to_be_visible()
+    row_anchor = f"#synced-commitment-{commitment.pk}"
+    expect(page).to_have_url(re.compile(rf"/erp/commitments/\?synced-q={erp_id}{row_anchor}$"))
+    expect_red(row.get_by_role("alert"), RED_COMMITMENT)
+    expect(row.get_by_role("alert")).to_be_in_viewport()
+    expect(page.get_by_test_id("messages")).to_have_count(0)
     shots(page, "unlink-refused-after-redirect")
 
     # Deleted in Sage 300 CRE® (the console is plain forms too) and seen by a sync.
@@ -69,10 +72,20 @@ def test_unlink_works_as_a_plain_form_without_javascript(demo, new_context, shot
     )
     assert run is not None and run.missing_found == 1
 
-    # Unlink again (the page as it was): green, and the commitment has left the synced list.
+    # Unlink again (the page as it was): green, at the top of the synced list the
+    # commitment has left, where the page is scrolled to, with the next step.
     assert _unlink_with_a_plain_form(page, record_row(record_list(page, SYNCED), commitment.pk)) == 302
-    expect_green(page.get_by_test_id("messages").get_by_role("status"), GREEN_UNLINKED)
-    expect(record_row(record_list(page, SYNCED), commitment.pk)).to_have_count(0)
+    expect(page).to_have_url(re.compile(rf"/erp/commitments/\?synced-q={erp_id}#commitments-synced$"))
+    synced = record_list(page, SYNCED)
+    expect_green(synced.get_by_role("status"), GREEN_UNLINKED)
+    expect(synced.get_by_role("status")).to_be_in_viewport()
+    expect(record_row(synced, commitment.pk)).to_have_count(0)
     shots(page, "unlinked-after-redirect")
     commitment.refresh_from_db()
     assert commitment.erp_id is None and commitment.export_state == ExportState.DRAFT
+
+    # The next step: the commitment's page in the project's Commitments tool, unlocked.
+    synced.get_by_role("link", name="Edit in the Commitments tool").click()
+    expect(page.get_by_test_id("commitment-number")).to_have_text("PO-001")
+    expect(page.get_by_test_id("locked-reason")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_be_visible()

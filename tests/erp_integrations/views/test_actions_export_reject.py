@@ -169,12 +169,15 @@ def test_export_without_javascript_redirects_back_with_the_message():
         client, commitment, "export", htmx=False, data={"next": tab_url(world.company) + "?ready-sort=number"}
     )
 
+    # Back to the Ready list the commitment has left, where the message is.
     assert response.status_code == HTTPStatus.FOUND
-    assert response["Location"] == tab_url(world.company) + "?ready-sort=number"
+    assert response["Location"] == tab_url(world.company) + "?ready-sort=number#commitments-ready"
     commitment.refresh_from_db()
-    assert messages_of(client.get(response["Location"])) == [
-        f"SC-8: Exported to Sage 300 CRE® as {commitment.erp_id}."
-    ]
+    page = client.get(response["Location"])
+    message = f"SC-8: Exported to Sage 300 CRE® as {commitment.erp_id}."
+    assert messages_of(page) == [message]
+    ready = page.content.decode().split('id="commitments-ready"')[1].split("</section>")[0]
+    assert f'data-testid="list-message"><span class="msg-text">{html.escape(message)}</span></p>' in ready
 
 
 # --- Reject ---------------------------------------------------------------------------------------

@@ -100,8 +100,14 @@ def test_unlink_succeeds_in_green_once_the_sync_saw_the_commitment_deleted():
         f'<tbody id="synced-commitment-{commitment.pk}" class="record record-done"'
     )
     assert '<p class="msg msg-success" role="status" data-testid="row-message">' in body
-    assert row_message(response) == "SC-12 — Successfully Unlinked"
+    assert row_message(response) == "SC-12 — Successfully Unlinked Edit in the Commitments tool"
     assert 'data-testid="row-message-text">Successfully Unlinked</span>' in body
+    # The articles' next step: edit (or delete) the commitment in the project's tool.
+    detail = reverse("commitment_detail", args=[world.project.pk, commitment.pk])
+    assert (
+        f'<a class="msg-next" href="{detail}" data-testid="next-step">Edit in the Commitments tool</a>'
+        in body
+    )
     assert 'data-testid="unlink-button"' not in body
     commitment.refresh_from_db()
     assert (commitment.export_state, commitment.erp_id) == (ExportState.DRAFT, None)
@@ -121,7 +127,9 @@ def test_unlink_of_a_requisition_uses_the_invoice_articles_words():
     done = unlink(client_for(world.approver), invoice)
 
     assert done.status_code == HTTPStatus.OK
-    assert row_message(done) == f"{invoice.number} — Successfully Unlinked"
+    assert row_message(done) == f"{invoice.number} — Successfully Unlinked Edit in the Commitments tool"
+    detail = reverse("invoice_detail", args=[world.project.pk, invoice.pk])
+    assert f'href="{detail}" data-testid="next-step"' in done.content.decode()
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.DRAFT
 
@@ -161,6 +169,46 @@ def test_a_double_submit_unlinks_once_and_says_so_the_second_time():
     assert audit_outcomes(commitment) == ["success", "refused"]
 
 
+# --- the sync panel comes along ------------------------------------------------------------------
+def oob_panel(response) -> str:
+    """The sync panel a reply carries after the row, for htmx to swap out of band."""
+    tail = response.content.decode().split("</tbody>", 1)[1]
+    assert tail.lstrip().startswith('<section id="sync-panel"'), tail[:200]
+    return tail
+
+
+def test_every_unlink_reply_brings_the_sync_panel_up_to_date_out_of_band():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-12")
+    client = client_for(world.approver)
+
+    refused = unlink(client, commitment)
+    box = oob_panel(refused)
+    assert 'hx-swap-oob="true"' in box
+    assert "No sync has completed yet" in box
+
+    # The sync ran while the page stood open: the green reply says so in the panel too.
+    delete_in_erp_and_sync(commitment)
+    done = unlink(client, commitment)
+    box = oob_panel(done)
+    assert 'hx-swap-oob="true"' in box
+    assert 'data-testid="last-sync-outcome">Succeeded<' in box
+    assert "No sync has completed yet" not in box
+    # The panel keeps the page's tab and address for its own polling and Sync now.
+    assert "Delete the commitment in Sage 300 CRE® first" in html.unescape(box)
+    assert "tab=commitments" in html.unescape(box)
+
+
+def test_a_refused_permission_reply_brings_the_panel_too():
+    world = build_world()
+    commitment = synced_commitment(world)
+
+    response = unlink(client_for(world.pm), commitment)
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert 'hx-swap-oob="true"' in oob_panel(response)
+
+
 # --- without JavaScript --------------------------------------------------------------------------
 def test_without_javascript_unlink_redirects_back_with_a_green_message():
     world = build_world()
@@ -171,14 +219,22 @@ def test_without_javascript_unlink_redirects_back_with_a_green_message():
 
     response = unlink(client, commitment, htmx=False, data={"next": back})
 
+    # Back to the page, scrolled to the Synced list the commitment has left.
     assert response.status_code == HTTPStatus.FOUND
-    assert response["Location"] == back
-    page = client.get(back)
+    assert response["Location"] == back + "#commitments-synced"
+    page = client.get(response["Location"])
     assert messages_of(page) == ["SC-12: Successfully Unlinked"]
-    assert (
-        '<p class="msg msg-success" role="status" data-testid="message">SC-12: Successfully Unlinked</p>'
-        in page.content.decode()
+    body = page.content.decode()
+    # The message is at the top of that list, with the next step; not at the top of the page.
+    synced = body.split('<section class="list" id="commitments-synced"')[1].split("</header>")[1]
+    detail = reverse("commitment_detail", args=[world.project.pk, commitment.pk])
+    assert synced.lstrip().startswith(
+        '<div class="list-message"><p class="msg msg-success" role="status" data-testid="list-message">'
+        '<span class="msg-text">SC-12: Successfully Unlinked</span> '
+        f'<a class="msg-next" href="{detail}" data-testid="next-step">Edit in the Commitments tool</a>'
+        "</p></div>"
     )
+    assert 'data-testid="message"' not in body
 
 
 def test_without_javascript_a_refusal_comes_back_in_red():
@@ -188,11 +244,20 @@ def test_without_javascript_a_refusal_comes_back_in_red():
 
     response = unlink(client, commitment, htmx=False)
 
+    # Back to the page, scrolled to the row, which still is in the Synced list.
+    row_id = f"synced-commitment-{commitment.pk}"
     assert response.status_code == HTTPStatus.FOUND
-    assert response["Location"] == tab_url(world.company)
+    assert response["Location"] == f"{tab_url(world.company)}#{row_id}"
     page = client.get(response["Location"])
     assert messages_of(page) == [f"SC-12: {STILL_IN_SAGE_300}"]
-    assert 'class="msg msg-error" role="alert" data-testid="message"' in page.content.decode()
+    # The red words are under the row, as with JavaScript; no next step.
+    row = page.content.decode().split(f'<tbody id="{row_id}"')[1].split("</tbody>")[0]
+    assert (
+        '<p class="msg msg-error" role="alert" data-testid="row-message">'
+        f"SC-12: {html.escape(STILL_IN_SAGE_300)}</p>" in row
+    )
+    assert 'data-testid="unlink-button"' in row and "next-step" not in row
+    assert 'data-testid="message"' not in page.content.decode()
 
 
 @pytest.mark.parametrize("next_url", ["https://evil.example/phish", "//evil.example/", "javascript:alert(1)"])
@@ -202,7 +267,7 @@ def test_without_javascript_an_outside_next_is_ignored(next_url):
 
     response = unlink(client_for(world.approver), commitment, htmx=False, data={"next": next_url})
 
-    assert response["Location"] == tab_url(world.company)
+    assert response["Location"] == f"{tab_url(world.company)}#synced-commitment-{commitment.pk}"
 
 
 # --- who may --------------------------------------------------------------------------------------
