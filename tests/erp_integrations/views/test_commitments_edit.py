@@ -175,6 +175,18 @@ def test_a_record_waiting_for_export_shows_read_only_fields_and_the_reason(world
     assert all(field.disabled for field in edit.context["form"].fields.values())
     body = edit.content.decode()
     assert WAITING in body and 'data-testid="save-commitment"' not in body
+    # Only the commitment's own line items, no blank lines to fill in.
+    assert body.count('data-testid="line-item-form"') == commitment.line_items.count() > 0
+    assert "Save to get more blank lines" not in body
+
+
+def test_the_edit_form_offers_blank_lines_while_it_can_be_saved(world):
+    commitment = factories.commitment(project=world.project, vendor=world.vendor)
+
+    body = world.client(world.pm).get(_url("commitment_edit", commitment)).content.decode()
+
+    assert body.count('data-testid="line-item-form"') > commitment.line_items.count()
+    assert "Save to get more blank lines" in body
 
 
 def test_posting_to_a_locked_record_is_refused_with_409_and_the_reason(world):
