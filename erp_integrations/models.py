@@ -95,7 +95,11 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["connection", "status", "-finished_at"])]
+        indexes = [
+            models.Index(fields=["connection", "status", "-finished_at"]),
+            # The sync history, newest first.
+            models.Index(fields=["connection", "-started_at", "-id"], name="sync_run_history"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="running", finished_at__isnull=True)
@@ -325,6 +329,11 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         indexes = [
             models.Index(fields=["company", "-created_at", "-id"], name="audit_company_recent"),
+            # The audit trail's filters, each walked newest first without a sort step.
+            models.Index(fields=["company", "outcome", "-created_at", "-id"], name="audit_by_outcome"),
+            models.Index(fields=["company", "user", "-created_at", "-id"], name="audit_by_user"),
+            models.Index(fields=["company", "record_type", "-created_at", "-id"], name="audit_by_type"),
+            models.Index(fields=["company", "action", "-created_at", "-id"], name="audit_by_action"),
             models.Index(fields=["record_type", "record_id"], name="audit_record"),
         ]
 
