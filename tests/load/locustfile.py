@@ -7,6 +7,7 @@ Environment (run_load.py sets it):
     LOAD_UNLINK_IDS      a file of commitment ids deleted in the ERP and seen missing by a
                          completed sync, one a line: each is unlinked once (200)
     LOAD_REFUSED_IDS     ids still in the ERP: Unlink is refused with the red message (409)
+    LOAD_SEARCH_TERMS    comma-separated search terms (default: words, a number and an ERP-id prefix)
 
 Every request is checked for what the user would see; anything else is a failure.
 CSRF: the token the page gives (its hx-headers), sent in X-CSRFToken as htmx does.
@@ -24,7 +25,12 @@ from pathlib import Path
 from locust import HttpUser, between, task
 
 COMPANY_ID = os.environ.get("LOAD_COMPANY_ID", "1")
-SEARCH_WORDS = ["glazing", "concrete", "roofing", "harper", "SC-0001", "JC-00", "phase 2", "elevator"]
+#: What people type: words, and parts of numbers and ERP ids (run_load.py --searches words
+#: leaves the number and ERP-id prefixes out, to see the rest of the load without them).
+SEARCH_TERMS = os.environ.get(
+    "LOAD_SEARCH_TERMS", "glazing,concrete,roofing,harper,SC-0001,JC-00,phase 2,elevator"
+)
+SEARCH_WORDS = [term for term in SEARCH_TERMS.split(",") if term]
 NEXT_CURSOR = re.compile(r"synced-after=([A-Za-z0-9_-]+)")
 PAGE_TOKEN = re.compile(r'"x-csrftoken": "([^"]+)"')
 

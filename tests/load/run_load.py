@@ -39,6 +39,7 @@ BIN = Path(sys.executable).parent
 COMPANY_SLUG = "bench"
 USER_PREFIX = "bench-"
 P95_TARGET_MS = 200
+WORDS_ONLY = "glazing,concrete,roofing,harper,phase 2,elevator"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--duration", type=int, default=60, help="seconds per run (at most 300)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--searches",
+        choices=["all", "words"],
+        default="all",
+        help="all: words and number/ERP-id prefixes (default); words: words only",
+    )
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
@@ -156,7 +163,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory(prefix="erp-load-") as tmp:
         tmpdir = Path(tmp)
-        (tmpdir / "unlink.txt").write_text("\n".join(map(str, prepared["unlink"])))
         (tmpdir / "refused.txt").write_text("\n".join(map(str, prepared["refused"])))
         (tmpdir / "sessions.txt").write_text("\n".join(prepared["sessions"]))
         port = free_port()
@@ -183,13 +189,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
             )
         try:
             wait_until_up(f"{host}/accounts/login/")
-            for users in user_counts:
+            share = len(prepared["unlink"]) // len(user_counts)
+            for run_number, users in enumerate(user_counts):
                 prefix = tmpdir / f"locust_{users}"
+                # Each run unlinks records of its own: one unlinked by an earlier run would be refused.
+                unlink_ids = prepared["unlink"][run_number * share : (run_number + 1) * share]
+                (tmpdir / f"unlink_{run_number}.txt").write_text("\n".join(map(str, unlink_ids)))
                 locust_env = dict(
                     os.environ,
                     LOAD_COMPANY_ID=str(prepared["company_id"]),
                     LOAD_SESSIONS=str(tmpdir / "sessions.txt"),
-                    LOAD_UNLINK_IDS=str(tmpdir / "unlink.txt"),
+                    **({"LOAD_SEARCH_TERMS": WORDS_ONLY} if args.searches == "words" else {}),
+                    LOAD_UNLINK_IDS=str(tmpdir / f"unlink_{run_number}.txt"),
                     LOAD_REFUSED_IDS=str(tmpdir / "refused.txt"),
                 )
                 print(f"locust: {users} users for {args.duration} s ...", flush=True)
@@ -221,7 +232,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     timeout=args.duration + 120,
                 )
                 aggregated, per_request = read_stats(prefix)
-                # Each run unlinks some records; the next run starts after them.
                 results.append(
                     {
                         "users": users,
@@ -289,7 +299,8 @@ def render(results: list[dict], args: argparse.Namespace, prepared: dict, errors
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {_support.machine_description()}; "
         f"gunicorn -w {args.workers} and Locust on the same machine, {prepared['links']:,} links.",
-        f"Command: `python tests/load/run_load.py --users {args.users} --duration {args.duration}` "
+        f"Command: `python tests/load/run_load.py --users {args.users} --duration {args.duration}"
+        f" --searches {args.searches}` "
         f"({args.duration} s per row, spawn rate {args.spawn_rate:g}/s, think time 0.5-2 s).",
         "",
         _support.markdown_table(headers, rows),
