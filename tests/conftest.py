@@ -25,3 +25,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("skipped tests fail in CI", sep="=", red=True, bold=True)
         for nodeid in _skipped:
             terminalreporter.write_line(f"SKIPPED (counts as a failure because CI is set): {nodeid}")
+
+
+# --- Each test starts with an empty cache ------------------------------------------------
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # The cache is the test Redis database; what one test remembers (a queued Sync now,
+    # say) must not reach the next, nor a later run whose ids start again at 1.
+    from django.core.cache import cache
+
+    cache.clear()

@@ -25,6 +25,7 @@ from operator import or_
 
 from celery.schedules import crontab, maybe_schedule
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
@@ -53,6 +54,9 @@ APPLY_CHUNK_POSTGRESQL = 5_000
 #: SQLite has no arrays; the portable path matches (id, erp_id) pairs with OR, so
 #: fewer per statement keeps the expression tree small.
 APPLY_CHUNK_PORTABLE = 200
+
+#: How long a Sync now request counts as queued if no run starts (a worker may be down).
+SYNC_NOW_WAIT_SECONDS = 10 * 60
 
 DEAD_WORKER_ERROR = "The worker stopped before the run finished."
 
@@ -294,8 +298,15 @@ def sync_now_request(*, user, company: Company) -> ActionResult:
             "Wait for it to finish before starting another."
         )
 
+    if _sync_now_waiting(connection):
+        return ActionResult.conflict(
+            f"A sync with {connection.erp_name} was already requested and is waiting for a worker; "
+            "it starts as soon as one is free."
+        )
+
     from erp_integrations.tasks import sync_connection
 
+    _remember_sync_now(connection)
     args, kwargs = (connection.pk,), {"trigger": SyncRun.Trigger.MANUAL, "requested_by_id": user.pk}
     if db_connection.in_atomic_block:
         # Inside a transaction, the task goes to the broker once it commits.
@@ -305,6 +316,7 @@ def sync_now_request(*, user, company: Company) -> ActionResult:
             sync_connection.apply_async(args=args, kwargs=kwargs)
         except (KombuError, OSError):
             logger.exception("Sync now for %s could not be queued.", connection)
+            _forget_sync_now(connection)
             return ActionResult(
                 False,
                 "The sync could not be queued: the task queue is not reachable right now. "
@@ -315,6 +327,40 @@ def sync_now_request(*, user, company: Company) -> ActionResult:
         f"Sync started. It checks every link with {connection.erp_name}; "
         "this page shows its progress and when it completes."
     )
+
+
+def _sync_now_key(connection: ErpConnection) -> str:
+    return f"erp-sync-now-requested:{connection.pk}"
+
+
+def _sync_now_waiting(connection: ErpConnection) -> bool:
+    """Whether an earlier Sync now is still queued: asked for, and no run started since.
+
+    The request time is kept in the shared cache; a run that started after it means the
+    queued task was taken (or found the claim and made way), so the request is spent.
+    """
+    try:
+        requested_at = cache.get(_sync_now_key(connection))
+    except Exception:  # noqa: BLE001 - a cache that is down must not stop Sync now
+        logger.warning("Cache unreachable; Sync now cannot tell whether one is queued.")
+        return False
+    if requested_at is None:
+        return False
+    return not SyncRun.objects.filter(connection=connection, started_at__gte=requested_at).exists()
+
+
+def _remember_sync_now(connection: ErpConnection) -> None:
+    try:
+        cache.set(_sync_now_key(connection), timezone.now(), timeout=SYNC_NOW_WAIT_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("Cache unreachable; Sync now is not remembered.")
+
+
+def _forget_sync_now(connection: ErpConnection) -> None:
+    try:
+        cache.delete(_sync_now_key(connection))
+    except Exception:  # noqa: BLE001
+        logger.warning("Cache unreachable; Sync now is not forgotten.")
 
 
 def _running_run(connection: ErpConnection) -> SyncRun | None:

@@ -148,3 +148,41 @@ def test_sync_now_says_so_when_the_task_queue_is_unreachable(unreachable_broker)
     assert (result.ok, result.status) == (False, HTTPStatus.SERVICE_UNAVAILABLE)
     assert result.message.startswith("The sync could not be queued: the task queue is not reachable")
     assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_second_sync_now_is_refused_while_the_first_waits_for_a_worker(django_capture_on_commit_callbacks):
+    company = factories.company()
+    admin = erp_admin(company)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = sync_now_request(user=admin, company=company)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = sync_now_request(user=admin, company=company)
+
+    assert first.ok
+    assert not second.ok and second.status == HTTPStatus.CONFLICT
+    assert "already requested and is waiting for a worker" in second.message
+    assert len(take_sent_tasks()) == 1
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_sync_now_may_be_asked_again_once_a_run_has_started_since(django_capture_on_commit_callbacks):
+    company = factories.company()
+    admin = erp_admin(company)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync_now_request(user=admin, company=company).ok
+    # A worker took the queued task: its run started after the request.
+    SyncRun.objects.create(
+        connection=company.erp_connection,
+        trigger=SyncRun.Trigger.MANUAL,
+        status=SyncRun.Status.SUCCEEDED,
+        started_at=timezone.now() + timedelta(seconds=1),
+        finished_at=timezone.now() + timedelta(seconds=2),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = sync_now_request(user=admin, company=company)
+
+    assert again.ok
+    assert len(take_sent_tasks()) == 2
