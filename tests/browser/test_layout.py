@@ -4,6 +4,7 @@ a row's buttons and date are on screen without scrolling sideways."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from erp_integrations.models import Commitment, SubcontractorInvoice
@@ -147,3 +148,28 @@ def test_enabled_unlink_is_a_clear_button_and_disabled_unlink_looks_disabled(dem
     assert max(red, green, blue) - min(red, green, blue) < 30 and 100 < red < 180, off
     assert _rgb(off["backgroundColor"]) != (255, 255, 255)
     assert off["cursor"] == "not-allowed"
+
+
+def test_no_page_of_the_tool_is_wider_than_a_tablet_in_portrait(demo, new_context, shots):
+    commitment = Commitment.objects.get(project__name="Airport Terminal B", number="SC-001")
+    invoice = commitment.subcontractor_invoices.order_by("number").first()
+    company = commitment.company_id
+    pages = {
+        "projects": reverse("project_list"),
+        "commitments": reverse("commitment_list", args=[commitment.project_id]),
+        "commitment": reverse("commitment_detail", args=[commitment.project_id, commitment.pk]),
+        "commitment-edit": reverse("commitment_edit", args=[commitment.project_id, commitment.pk]),
+        "invoice": reverse("invoice_detail", args=[invoice.project_id, invoice.pk]),
+        "invoice-edit": reverse("invoice_edit", args=[invoice.project_id, invoice.pk]),
+        "sync-history": reverse("erp_sync", args=[company]),
+        "audit-trail": reverse("erp_audit", args=[company]),
+    }
+    page = sign_in(new_context(viewport={"width": 820, "height": 1180}), "approver")
+    wider = {}
+    for name, url in pages.items():
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 820:
+            wider[name] = width
+        shots(page, name)
+    assert wider == {}
