@@ -92,9 +92,11 @@ def measure(args: argparse.Namespace, log) -> dict:
     from django.db.models import Exists, OuterRef
     from django.test import Client
     from django.urls import reverse
+    from django.utils import timezone
 
     from accounts.models import Company, User
     from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+    from erp_integrations.sandbox.services import sandbox_model
     from erp_integrations.selectors import encode_cursor
     from erp_integrations.services.sync import connection_sync
 
@@ -109,6 +111,24 @@ def measure(args: argparse.Namespace, log) -> dict:
         "commitments": Commitment.objects.filter(company=company).count(),
     }
     log(f"  {counts}")
+
+    # Data reused from earlier runs may have few records left to unlink: delete more in the
+    # ERP, as a user would, for the sync to find.
+    linked_invoice = SubcontractorInvoice.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
+    without_invoices = synced.filter(~Exists(linked_invoice))
+    needed = 2 * (args.requests + args.warmup)
+    if without_invoices.filter(erp_missing_since__isnull=False).count() < needed:
+        present = list(
+            without_invoices.filter(erp_missing_since__isnull=True).values_list("erp_id", flat=True)
+        )
+        store = sandbox_model(connection.erp_system)
+        deleted = (
+            store.objects.using(store.database)
+            .filter(kind="commitment", erp_id__in=present[:: max(1, len(present) // needed)][:needed])
+            .filter(deleted_at__isnull=True)
+            .update(deleted_at=timezone.now())
+        )
+        log(f"  deleted {deleted} more commitments in the ERP for the unlinks")
 
     # --- the sync ------------------------------------------------------------------------
     log("  full sync ...")
@@ -186,7 +206,6 @@ def measure(args: argparse.Namespace, log) -> dict:
     )
 
     # --- unlink ----------------------------------------------------------------------------
-    linked_invoice = SubcontractorInvoice.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
     unlinkable = list(
         synced.filter(erp_missing_since__isnull=False)
         .filter(~Exists(linked_invoice))
