@@ -316,6 +316,8 @@ class AuditEntry(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=10, choices=Action.choices)
     record_type = models.CharField(max_length=12, choices=RecordType.choices)
+    # The record's project: the same number can stand in several projects of a company.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     record_id = models.BigIntegerField()
     record_number = models.CharField(max_length=50)
     erp_system = models.CharField(max_length=20, choices=ErpSystem.choices)

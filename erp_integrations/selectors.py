@@ -440,7 +440,7 @@ def audit_entry_page(
     page_size: int = AUDIT_PAGE_SIZE,
 ) -> Page:
     """The company's audit trail, newest first, with who made each attempt. Queries: one."""
-    queryset = AuditEntry.objects.select_related("user").filter(company_id=company_id)
+    queryset = AuditEntry.objects.select_related("user", "project").filter(company_id=company_id)
     if filters.record_type:
         queryset = queryset.filter(record_type=filters.record_type)
     if filters.outcome:

@@ -20,6 +20,7 @@ def audit_record(
     """Keep one attempt in the audit trail: who, when, which record, which ERP id, outcome."""
     return AuditEntry.objects.create(
         company_id=record.company_id,
+        project_id=record.project_id,
         user=user,
         action=action,
         record_type=record_type_of(record),

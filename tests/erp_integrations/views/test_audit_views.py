@@ -69,8 +69,14 @@ def test_every_attempt_is_listed_with_who_when_record_erp_id_outcome_and_message
     rows = entries(response)
     assert len(rows) == 2
     # Newest first.
-    assert "approver Reject Commitment SC-13 — Success Duplicate" in rows[0]
-    assert f"approver Unlink Commitment SC-12 {commitment.erp_id} Refused {STILL_IN_SAGE_300}" in rows[1]
+    # The project is named: the same number may stand in several projects.
+    project = commitment.project.name
+    assert f"approver Reject Commitment SC-13 {ready.project.name} — Success Duplicate" in rows[0]
+    assert (
+        f"approver Unlink Commitment SC-12 {project} {commitment.erp_id} Refused {STILL_IN_SAGE_300}"
+        in rows[1]
+    )
+    assert AuditEntry.objects.filter(project=commitment.project).count() == 2
     entry = AuditEntry.objects.get(action="unlink")
     assert f'datetime="{entry.created_at.isoformat()}"' in response.content.decode()
 
