@@ -18,12 +18,17 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
+    DateTimeField,
+    DecimalField,
+    Expression,
     ExpressionWrapper,
     F,
     Lookup,
@@ -33,7 +38,9 @@ from django.db.models import (
     Subquery,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
 from accounts.models import Company, DirectoryMembership, PermissionLevel, User
@@ -255,11 +262,13 @@ def _keyset_page[T: Model](
     after: str,
     before: str,
     page_size: int,
+    search: Q | None = None,
 ) -> Page[T]:
     """One page of ``queryset`` ordered by (field, id), both in the same direction.
 
-    Queries: exactly one, ``LIMIT page_size + 1``: the extra row only says whether
-    there is a next (or previous) page.
+    Queries: one, ``LIMIT page_size + 1``: the extra row only says whether there is a
+    next (or previous) page. With ``search`` (a common term, see ``_searched_rows``):
+    one, or two when the newest SEARCH_WINDOW rows hold too few matches.
     """
     parse_key = _key_parser(queryset.model, field)
     after_key = _decode_cursor(after, sort, parse_key)
@@ -274,7 +283,12 @@ def _keyset_page[T: Model](
     if boundary is not None:
         comparison = TupleLessThan if read_descending else TupleGreaterThan
         queryset = queryset.filter(comparison(row_key, boundary))
-    rows = list(queryset.order_by(*ordering)[: page_size + 1])
+    if search is None:
+        rows = list(queryset.order_by(*ordering)[: page_size + 1])
+    else:
+        rows = _searched_rows(
+            queryset, search, field=field, read_descending=read_descending, limit=page_size + 1
+        )
     more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -312,7 +326,10 @@ def record_list_page(
 
     Rows come with their project and vendor (and an invoice's commitment) joined.
     Queries: one; two when searching for a term the trigram indexes can serve (see
-    ``_search_probe``).
+    ``_search_probe``): the probe and the page. A common term (more than
+    SEARCH_PROBE_LIMIT matches) whose matches are scarce among the SEARCH_WINDOW rows
+    next in the list's order costs a third: the page again, sorted from the trigram
+    indexes' matches (see ``_searched_rows``).
     """
     sort = clean_sort(model, export_state, sort)
     key = sort_keys(model, export_state)[sort.removeprefix("-")]
@@ -328,10 +345,19 @@ def record_list_page(
     else:
         queryset = queryset.filter(company_id=company_id, export_state=export_state)
         if len(search) >= _TRIGRAM_LENGTH:
-            # A common term: its matches are dense, so walking the sort key's index
-            # and testing each row finds a page quickly.
-            queryset = queryset.filter(_record_search(model, company_id, search))
-        elif search:
+            # A common term: walk a bounded stretch of the sort key's index testing each
+            # row, and sort the term's matches only when that stretch holds too few.
+            return _keyset_page(
+                queryset,
+                sort=sort,
+                field=key.field,
+                descending=sort.startswith("-"),
+                after=after,
+                before=before,
+                page_size=page_size,
+                search=_record_search(model, company_id, search),
+            )
+        if search:
             # One or two characters say too little for a substring search (and no
             # trigram index can serve one): they match a record number exactly, as
             # when looking for invoice 7.
@@ -351,6 +377,67 @@ def record_list_page(
 SEARCH_PROBE_LIMIT = 1000
 #: Trigram indexes need three characters to narrow anything down.
 _TRIGRAM_LENGTH = 3
+#: A common term's page is first looked for among this many rows next in the list's
+#: order (see ``_searched_rows``).
+SEARCH_WINDOW = 20_000
+
+
+def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending: bool, limit: int) -> list:
+    """The first ``limit`` rows of ``queryset`` matching a common ``search``, in key order.
+
+    ``queryset`` is a list of one company and state, already past the page's cursor.
+    A common term's matches are usually dense among the newest rows, but not always:
+    'SC-0001' matches thousands of records, all of them years old, and walking the sort
+    index from the newest row tests most of the list before it finds a page (a second
+    at a million rows). So:
+
+    1. Walk the index over the SEARCH_WINDOW rows next in order only (the window's
+       last row, found in the index alone, bounds the range scan), testing each row.
+       Enough matches there are the page: no row beyond the window comes before them.
+    2. Otherwise let the trigram indexes find every match and sort them (a bitmap scan
+       and a top-N sort: tens of milliseconds for thousands of matches). The sort key
+       and the id are sorted as expressions no index serves, so the planner cannot
+       walk the list again instead.
+
+    Queries: one, or two when the window holds fewer than ``limit`` matches.
+    """
+    ordering = (f"-{field}", "-id") if read_descending else (field, "id")
+    model = queryset.model
+    window_sql, window_params = (
+        queryset.order_by(*ordering).values_list(field, "pk")[:SEARCH_WINDOW].query.sql_with_params()
+    )
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
+    row_id = f"{quote(model._meta.db_table)}.{quote(model._meta.pk.column)}"
+    # The window's last row in the walk's order is the first in the other one.
+    last, operator = ("ASC", ">=") if read_descending else ("DESC", "<=")
+    # Django has no row comparison with a subquery; every value here is a parameter,
+    # every name the model's own.
+    within_window = RawSQL(  # noqa: S611
+        f"({column}, {row_id}) {operator} "  # noqa: S608
+        f"(SELECT * FROM ({window_sql}) window_rows ORDER BY 1 {last}, 2 {last} LIMIT 1)",
+        window_params,
+        output_field=BooleanField(),
+    )
+    rows = list(queryset.filter(search, within_window).order_by(*ordering)[:limit])
+    if len(rows) == limit:
+        return rows
+    # The window's rows are the first of the list, so its matches lead the page; the
+    # rest are further on. Sort them all out of the trigram indexes' matches.
+    unindexed = _unindexed_key(model, field)
+    id_key = ExpressionWrapper(F("id") + 0, output_field=BigIntegerField())
+    sort_ordering = (unindexed.desc(), id_key.desc()) if read_descending else (unindexed.asc(), id_key.asc())
+    return list(queryset.filter(search).order_by(*sort_ordering)[:limit])
+
+
+def _unindexed_key(model: type[Model], field: str) -> Expression:
+    """The sort key's value in a form no index serves, to sort matches rather than walk."""
+    internal_type = model._meta.get_field(field).get_internal_type()
+    if internal_type == "DateTimeField":
+        return ExpressionWrapper(F(field) + Value(timedelta(0)), output_field=DateTimeField())
+    if internal_type == "DecimalField":
+        return ExpressionWrapper(F(field) + Value(Decimal(0)), output_field=DecimalField())
+    return Concat(F(field), Value(""))
 
 
 def _fenced_company(company_id: int) -> Exact:

@@ -144,18 +144,90 @@ def test_rare_and_common_terms_give_the_same_pages(company, project, sort, term,
 
 
 def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatch, django_assert_num_queries):
-    make_synced(project, 12)
+    make_synced(project, 30)
     monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 5)
 
-    # 1) the probe finds more than 5 matches, 2) the page, walked with the search.
+    # 1) the probe finds more than 5 matches, 2) the page, walked with the search over
+    # the window of rows next in order, which holds a full page.
     with django_assert_num_queries(2) as queries:
         page = selectors.record_list_page(
             model=Commitment, company_id=company.pk, export_state="synced", search="granite"
         )
 
-    assert len(page.rows) == 12
+    assert len(page.rows) == 25 and page.has_next
     assert "LIMIT 6" in queries.captured_queries[0]["sql"]
     assert "ILIKE" in queries.captured_queries[1]["sql"]
+    assert "LIMIT 20000" in queries.captured_queries[1]["sql"]
+
+
+def test_a_common_term_scarce_in_the_window_is_sorted_from_its_matches(
+    company, project, monkeypatch, django_assert_num_queries
+):
+    rows = make_synced(project, 30)
+    # The only matches are the oldest rows: none among the newest 10.
+    old = sorted(rows, key=lambda r: (r.linked_at, r.pk))[:12]
+    Commitment.objects.filter(pk__in=[r.pk for r in old]).update(title="Curtain wall glazing")
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 5)
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 10)
+
+    # 1) the probe finds more than 5 matches, 2) the window of the newest 10 rows holds
+    # none, 3) the matches, sorted with the sort key out of its index's reach.
+    with django_assert_num_queries(3) as queries:
+        page = selectors.record_list_page(
+            model=Commitment, company_id=company.pk, export_state="synced", search="glazing", page_size=5
+        )
+
+    assert [row.pk for row in page.rows] == [r.pk for r in reversed(old)][:5]
+    assert page.has_next and not page.has_prev
+    assert "LIMIT 10" in queries.captured_queries[1]["sql"]
+    assert "LIMIT 10" not in queries.captured_queries[2]["sql"]
+    # Sorted by expressions no index serves, so the planner sorts the matches.
+    assert '"linked_at" + ' in queries.captured_queries[2]["sql"].split("ORDER BY")[-1]
+    assert '("erp_integrations_commitment"."id" + 0) DESC' in queries.captured_queries[2]["sql"]
+
+
+@pytest.mark.parametrize(
+    "sort", ["-synced", "synced", "number", "-number", "title", "-title", "amount", "-amount"]
+)
+@pytest.mark.parametrize("window", [1, 4, 10, 100])
+def test_windowed_and_sorted_searches_page_like_the_rare_term(company, project, sort, window, monkeypatch):
+    """Through the window, the sorted fallback or both, forward and back, the same pages."""
+    rows = make_synced(project, 60)
+    # Matches spread unevenly: a run of them, then a gap wider than the small windows.
+    matching = [r.pk for r in rows if r.pk % 11 in (1, 2, 3) or 20 <= rows.index(r) < 26]
+    Commitment.objects.filter(pk__in=matching).update(
+        vendor=factories.vendor(company=company, name="Glazing Co")
+    )
+
+    def pages():
+        def page(**cursor):
+            return selectors.record_list_page(
+                model=Commitment,
+                company_id=company.pk,
+                export_state="synced",
+                search="glazing",
+                sort=sort,
+                page_size=4,
+                **cursor,
+            )
+
+        forward = [page()]
+        while forward[-1].has_next:
+            forward.append(page(after=forward[-1].next_cursor))
+        backward = [forward[-1]]
+        while backward[-1].has_prev:
+            backward.append(page(before=backward[-1].prev_cursor))
+        ids = [[row.pk for row in p.rows] for p in forward]
+        assert [[row.pk for row in p.rows] for p in reversed(backward)] == ids
+        return ids
+
+    rare = pages()
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 0)
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", window)
+    common = pages()
+
+    assert common == rare
+    assert sorted(pk for page in rare for pk in page) == sorted(matching)
 
 
 def test_one_or_two_characters_match_a_record_number_exactly(company, project, django_assert_num_queries):
