@@ -27,12 +27,16 @@ from erp_integrations.services.results import ActionResult
 SUCCESS_MESSAGE = "Successfully Unlinked"
 
 
-def commitment_unlink(*, user, commitment_id: int) -> ActionResult:
-    return _unlink(user=user, model=Commitment, record_id=commitment_id)
+def commitment_unlink(*, user, commitment_id: int, access: CompanyAccess | None = None) -> ActionResult:
+    """``access``: the user's access to the company, when the caller has loaded it already."""
+    return _unlink(user=user, model=Commitment, record_id=commitment_id, access=access)
 
 
-def subcontractor_invoice_unlink(*, user, invoice_id: int) -> ActionResult:
-    return _unlink(user=user, model=SubcontractorInvoice, record_id=invoice_id)
+def subcontractor_invoice_unlink(
+    *, user, invoice_id: int, access: CompanyAccess | None = None
+) -> ActionResult:
+    """``access``: the user's access to the company, when the caller has loaded it already."""
+    return _unlink(user=user, model=SubcontractorInvoice, record_id=invoice_id, access=access)
 
 
 def still_in_erp_message(record: Commitment | SubcontractorInvoice, erp_name: str) -> str:
@@ -54,7 +58,13 @@ def _erp_of(record: Commitment | SubcontractorInvoice) -> tuple[str, str]:
     return connection.erp_system, connection.erp_name
 
 
-def _unlink(*, user, model: type[Commitment] | type[SubcontractorInvoice], record_id: int) -> ActionResult:
+def _unlink(
+    *,
+    user,
+    model: type[Commitment] | type[SubcontractorInvoice],
+    record_id: int,
+    access: CompanyAccess | None = None,
+) -> ActionResult:
     not_found = Http404(f"No {model._meta.verbose_name} with id {record_id}.")
     with transaction.atomic():
         # 1) The record, its row locked, with company, connection and project. Reading
@@ -71,8 +81,11 @@ def _unlink(*, user, model: type[Commitment] | type[SubcontractorInvoice], recor
         )
         if record is None:
             raise not_found
-        # 2-3) The user's directory entry and project levels.
-        decision = CompanyAccess.load(user, record.company).check(Action.UNLINK, record.project)
+        # 2-3) The user's directory entry and project levels, unless the caller passed
+        # them for this user and the record's own company.
+        if access is None or access.user.pk != user.pk or access.company.pk != record.company_id:
+            access = CompanyAccess.load(user, record.company)
+        decision = access.check(Action.UNLINK, record.project)
         if not decision.is_member:
             # Outsiders learn nothing, not even that the record exists.
             raise not_found

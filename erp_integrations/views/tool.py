@@ -11,16 +11,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import floatformat, linebreaksbr
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.dateformat import DateFormat
+from django.utils.html import format_html
+from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
 
@@ -179,12 +186,17 @@ class RecordRow:
     reason_in_list: bool = False
     #: A plain form's outcome for this row, shown under it after the redirect.
     flash: PlacedMessage | None = None
+    #: What the row shows, worked out once in Python (see ``_display``): the template
+    #: reads plain values instead of walking the record and applying filters per cell.
+    show: RowDisplay | None = None
+    #: The id of the element saying why the disabled buttons are disabled.
+    denied_id: str = ""
 
     @property
     def dom_id(self) -> str:
         return f"{self.list_slug}-{self.record.record_type}-{self.record.pk}"
 
-    @property
+    @cached_property
     def denied_reasons(self) -> list[str]:
         """Why the disabled buttons are disabled, once for buttons missing the same things."""
         denied = [action for action in self.actions if not action.decision]
@@ -197,26 +209,115 @@ class RecordRow:
         return [action.decision.reason for action in denied]
 
 
-def _record_row(tool: Tool, tab: TabSpec, record, list_slug: str) -> RecordRow:
+@dataclass
+class RowDisplay:
+    """A row's cells as text, the same the template's lookups and filters would give."""
+
+    pk: int
+    number: str
+    title: str
+    sub: str
+    vendor: str
+    project_name: str
+    project_number: str
+    amount: str
+    status: str
+    erp_missing: bool
+    erp_id: str
+    when_iso: str
+    when_date: str
+    when_time: str
+    export_error: str
+
+
+def _dates(value) -> tuple[str, str, str]:
+    """An aware datetime as the template shows it: ISO, "1 Oct 2026", "14:05"."""
+    if value is None:
+        return "", "", ""
+    # One formatter for the three, as the date filter formats: in the current time zone.
+    formatter = DateFormat(template_localtime(value))
+    return formatter.format("c"), formatter.format("j M Y"), formatter.format("H:i")
+
+
+def _label(record, field_name: str) -> str:
+    """``get_<field>_display()`` without building the choices' dict on every call."""
+    labels = _LABELS.get((type(record), field_name))
+    if labels is None:
+        labels = _LABELS[(type(record), field_name)] = dict(record._meta.get_field(field_name).flatchoices)
+    value = getattr(record, field_name)
+    return str(labels.get(value, value))
+
+
+#: (model, field name) -> {value: label}, filled on first use.
+_LABELS: dict[tuple[type, str], dict] = {}
+
+
+def _display(record, list_slug: str, *, is_commitment: bool) -> RowDisplay:
+    if is_commitment:
+        title = record.title
+        sub = _label(record, "kind")
+    else:
+        start = date_filter(record.billing_period_start, "j M Y")
+        title = f"{start} – {date_filter(record.billing_period_end, 'j M Y')}"
+        sub = f"on {record.commitment.number} · {record.commitment.title}"
+    synced = list_slug == "synced"
+    when_iso, when_date, when_time = _dates(record.linked_at if synced else record.updated_at)
+    project = record.project
+    error = record.export_error if list_slug == "failed" else ""
+    return RowDisplay(
+        pk=record.pk,
+        number=record.number,
+        title=title,
+        sub=sub,
+        vendor=record.vendor.name,
+        project_name=project.name,
+        project_number=project.number,
+        amount=floatformat(record.amount, "2g"),
+        status=_label(record, "status"),
+        erp_missing=bool(synced and record.erp_missing_since_id),
+        erp_id=record.erp_id or "",
+        when_iso=when_iso,
+        when_date=when_date,
+        when_time=when_time,
+        export_error=linebreaksbr(error, autoescape=True) if error else "",
+    )
+
+
+class _ActionUrls:
+    """Each action's URL for any record of a tab: reversed once, the id put in per row."""
+
+    def __init__(self, company_id: int, tab_slug: str) -> None:
+        self._kwargs = {"company_id": company_id, "tab": tab_slug, "record_id": 0}
+        self._parts: dict[str, tuple[str, str]] = {}
+
+    def url(self, name: str, record_id: int) -> str:
+        parts = self._parts.get(name)
+        if parts is None:
+            url = reverse("erp_action", kwargs=self._kwargs | {"action": name})
+            # The record id is the path segment before the action's: ".../<tab>/0/<action>/".
+            cut = url.rindex(f"/0/{name}/") + 1
+            parts = self._parts[name] = (url[:cut], url[cut + 1 :])
+        return f"{parts[0]}{record_id}{parts[1]}"
+
+
+def _record_row(
+    tool: Tool, tab: TabSpec, record, list_slug: str, urls: _ActionUrls | None = None
+) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
+    urls = urls or _ActionUrls(tool.company.pk, tab.slug)
     actions = [
         RowAction(
             name=name,
             label=name.capitalize(),
-            url=reverse(
-                "erp_action",
-                kwargs={
-                    "company_id": tool.company.pk,
-                    "tab": tab.slug,
-                    "record_id": record.pk,
-                    "action": name,
-                },
-            ),
+            url=urls.url(name, record.pk),
             decision=tool.access.check(ACTION_PERMISSIONS[name], record.project),
         )
         for name in LIST_ACTIONS[list_slug]
     ]
-    return RecordRow(record=record, list_slug=list_slug, actions=actions)
+    row = RecordRow(record=record, list_slug=list_slug, actions=actions)
+    row.show = _display(record, list_slug, is_commitment=tab.slug == "commitments")
+    row.denied_id = f"{row.dom_id}-denied"
+    return row
 
 
 def _query_without(query: QueryDict, *names: str) -> QueryDict:
@@ -280,7 +381,8 @@ def _list_context(
     # The search form carries the rest of the state, so a search keeps the sort and
     # the other lists as they are.
     hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
-    rows = [_record_row(tool, tab, record, list_slug) for record in page.rows]
+    urls = _ActionUrls(tool.company.pk, tab.slug)
+    rows = [_record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row.
     reasons = {tuple(row.denied_reasons) for row in rows}
@@ -289,6 +391,7 @@ def _list_context(
         denied_note = " ".join(rows[0].denied_reasons)
         for row in rows:
             row.reason_in_list = True
+            row.denied_id = f"{tab.slug}-{list_slug}-denied"
     return {
         "slug": list_slug,
         "prefix": prefix,
@@ -340,6 +443,11 @@ def _tool_context(request: HtmxHttpRequest, tool: Tool, *, active: str) -> dict:
         "active": active,
         **switcher_context(request),
     }
+
+
+def csrf_input(request: HttpRequest) -> str:
+    """The hidden input ``{% csrf_token %}`` renders, made once for a page's many row forms."""
+    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
 
 
 def names_record(record, message: str) -> bool:
@@ -424,6 +532,7 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     # A row on another page of its list than the one shown: its message goes to the top.
     context["page_messages"] = rest + [message for left in anchored.values() for message in left]
     context["lists"] = lists
+    context["csrf_input"] = csrf_input(request)
     return render(request, "erp/tab.html", context)
 
 
@@ -444,6 +553,7 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         "tool": tool,
         "erp_name": tool.erp_name,
         "list": _list_context(request, tool, spec, list_slug, query),
+        "csrf_input": csrf_input(request),
     }
     response = render(request, "erp/tab.html#list_body", context)
     # The address bar follows the list's search, sort and page, so reload and share work.
@@ -470,13 +580,22 @@ def record_action(
         raise Http404("No such record in this company.")
     shown_in = STATE_TO_LIST.get(record.export_state)
     extra = {"reason": request.POST.get("reason", "")} if action == "reject" else {}
+    if action == "unlink":
+        # The service checks the permission with the access this request loaded already.
+        extra["access"] = tool.access
     try:
         result = spec.services[action](user=request.user, record_id=record.pk, **extra)
     except AccessDenied as denied:
         result = ActionResult(False, denied.decision.reason, HTTPStatus.FORBIDDEN, record)
 
-    # Read the record again: the service may have moved it to another list.
-    fresh = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record.pk)
+    if action == "unlink" and result.ok and result.record is not None:
+        # Unlinked: the service's record, read under its lock, is the record as it is now.
+        fresh = result.record
+    else:
+        # Read the record again: the service may have moved it to another list.
+        fresh = selectors.record_for_company(
+            model=spec.model, company_id=tool.company.pk, record_id=record.pk
+        )
     now_in = STATE_TO_LIST.get(fresh.export_state) if fresh else None
     list_slug = shown_in or now_in or ACTION_LIST[action]
     stays = now_in is not None and now_in == shown_in
@@ -508,6 +627,7 @@ def record_action(
         "next_url": next_url,
         "next_label": NEXT_STEP_LABEL,
         "here": here,
+        "csrf_input": csrf_input(request),
     }
     status = sync_status(connection=tool.connection) if tool.connection else None
     panel = panel_context(tool, status, here=here, tab=spec) | {"oob": True}

@@ -6,7 +6,7 @@ import pytest
 from django.http import Http404
 
 from accounts.models import PermissionLevel
-from accounts.permissions import AccessDenied
+from accounts.permissions import AccessDenied, CompanyAccess
 from erp_integrations.models import AuditEntry, Commitment, ErpSystem, ExportState, SubcontractorInvoice
 from erp_integrations.services.sync import connection_sync
 from erp_integrations.services.unlink import commitment_unlink, subcontractor_invoice_unlink
@@ -237,6 +237,50 @@ def test_unlink_runs_few_queries(approver, commitment, django_assert_num_queries
     # link (UPDATE), 6) audit entry (INSERT), RELEASE SAVEPOINT.
     with django_assert_num_queries(8):
         assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
+
+
+def test_unlink_with_the_callers_access_skips_loading_it(approver, commitment, django_assert_num_queries):
+    deleted_in_erp_and_synced(commitment)
+    access = CompanyAccess.load(approver, commitment.company)
+    # SAVEPOINT, 1) the commitment, row locked, with company, connection and project,
+    # 2) linked invoices (COUNT), 3) clear the link (UPDATE), 4) audit entry (INSERT),
+    # RELEASE SAVEPOINT. The directory entry and project levels come with ``access``.
+    with django_assert_num_queries(6):
+        assert commitment_unlink(user=approver, commitment_id=commitment.pk, access=access).ok
+
+
+def test_unlink_checks_the_permission_with_the_callers_access(company, project, commitment):
+    viewer = factories.user(
+        "viewer", company=company, erp_level=PermissionLevel.READ_ONLY, projects={project: 1}
+    )
+    deleted_in_erp_and_synced(commitment)
+    access = CompanyAccess.load(viewer, company)
+
+    with pytest.raises(AccessDenied):
+        commitment_unlink(user=viewer, commitment_id=commitment.pk, access=access)
+    commitment.refresh_from_db()
+    assert commitment.is_linked
+
+
+def test_unlink_ignores_an_access_to_another_company(project, approver, commitment):
+    other = factories.company(name="Other Co")
+    other_project = factories.project(company=other)
+    # Full rights in another company say nothing about this one: the outsider's record
+    # is not found, whatever access the caller passes.
+    outsider = factories.approver(other, other_project, username="outsider")
+    deleted_in_erp_and_synced(commitment)
+
+    with pytest.raises(Http404):
+        commitment_unlink(
+            user=outsider, commitment_id=commitment.pk, access=CompanyAccess.load(outsider, other)
+        )
+    # Another user's access is not taken for the caller's either.
+    with pytest.raises(Http404):
+        commitment_unlink(
+            user=outsider, commitment_id=commitment.pk, access=CompanyAccess.load(approver, project.company)
+        )
+    commitment.refresh_from_db()
+    assert commitment.is_linked
 
 
 def test_a_refused_invoice_unlink_runs_few_queries(

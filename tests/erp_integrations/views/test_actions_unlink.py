@@ -114,6 +114,26 @@ def test_unlink_succeeds_in_green_once_the_sync_saw_the_commitment_deleted():
     assert audit_outcomes(commitment) == ["success"]
 
 
+def test_an_htmx_unlink_reply_loads_the_users_access_once(django_assert_num_queries):
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-13")
+    delete_in_erp_and_sync(commitment)
+    client = client_for(world.approver)
+    page = tab_url(world.company, "commitments")
+    token = csrf_token(client, page)
+
+    # 1) session, 2) user, 3) company with its connection, 4) directory entry, 5) project
+    # levels (the service checks with this access, it does not load its own), 6) the
+    # record; the service: SAVEPOINT, 7) the record, row locked, 8) linked invoices
+    # (COUNT), 9) clear the link (UPDATE), 10) audit entry (INSERT), RELEASE SAVEPOINT;
+    # the unlinked record is the service's (not read again); 11-12) the sync status.
+    with django_assert_num_queries(14):
+        response = post(client, action_url(commitment, "unlink"), htmx=True, token=token, current=page)
+
+    assert response.status_code == HTTPStatus.OK
+    assert row_message(response) == "SC-13 — Successfully Unlinked Edit in the Commitments tool"
+
+
 def test_unlink_of_a_requisition_uses_the_invoice_articles_words():
     world = build_world(erp_system="sage100")
     invoice = synced_invoice(world)
