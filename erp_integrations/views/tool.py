@@ -196,6 +196,15 @@ class RecordRow:
     def dom_id(self) -> str:
         return f"{self.list_slug}-{self.record.record_type}-{self.record.pk}"
 
+    # The flash's words for the template, without failed lookups on a row that has none.
+    @property
+    def flash_text(self) -> str:
+        return self.flash.text if self.flash else ""
+
+    @property
+    def flash_ok(self) -> bool:
+        return self.flash.ok if self.flash else False
+
     @cached_property
     def denied_reasons(self) -> list[str]:
         """Why the disabled buttons are disabled, once for buttons missing the same things."""
