@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.dateformat import DateFormat
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
@@ -273,18 +273,19 @@ def _display(record, list_slug: str, *, is_commitment: bool) -> RowDisplay:
     when_iso, when_date, when_time = _dates(record.linked_at if synced else record.updated_at)
     project = record.project
     error = record.export_error if list_slug == "failed" else ""
+    # Escaped here, once: the narrow-screen copies and the reject label show them again.
     return RowDisplay(
         pk=record.pk,
-        number=record.number,
-        title=title,
-        sub=sub,
-        vendor=record.vendor.name,
-        project_name=project.name,
-        project_number=project.number,
+        number=escape(record.number),
+        title=escape(title),
+        sub=escape(sub),
+        vendor=escape(record.vendor.name),
+        project_name=escape(project.name),
+        project_number=escape(project.number),
         amount=floatformat(record.amount, "2g"),
-        status=_label(record, "status"),
+        status=escape(_label(record, "status")),
         erp_missing=bool(synced and record.erp_missing_since_id),
-        erp_id=record.erp_id or "",
+        erp_id=escape(record.erp_id or ""),
         when_iso=when_iso,
         when_date=when_date,
         when_time=when_time,
