@@ -66,6 +66,24 @@ class ExportState(models.TextChoices):
 
 #: States in which the financial fields are locked in the platform.
 LOCKED_STATES = frozenset({ExportState.READY, ExportState.SYNCED})
+#: States from which a record can be sent to accounting (again).
+SENDABLE_STATES = frozenset({ExportState.DRAFT, ExportState.REJECTED, ExportState.FAILED})
+#: What the pages call the ERP of a company that has no connection.
+NO_ERP_NAME = "the ERP"
+
+
+def company_erp_connection(company: Company) -> ErpConnection | None:
+    """The company's connection, or None; no query when loaded with select_related."""
+    try:
+        return company.erp_connection
+    except ErpConnection.DoesNotExist:
+        return None
+
+
+def company_erp_name(company: Company) -> str:
+    """The display name of the company's ERP ("Sage 300 CRE®"), or a neutral word."""
+    connection = company_erp_connection(company)
+    return connection.erp_name if connection else NO_ERP_NAME
 
 
 class SyncRun(models.Model):
@@ -151,6 +169,11 @@ class LinkedRecord(models.Model):
     @property
     def is_linked(self) -> bool:
         return self.erp_id is not None
+
+    @property
+    def erp_name(self) -> str:
+        """The display name of the ERP this record is exported to."""
+        return company_erp_name(self.company)
 
 
 def _link_constraints(prefix: str) -> list[models.BaseConstraint]:

@@ -34,12 +34,14 @@ from accounts.permissions import Action, CompanyAccess
 from erp_integrations import locks
 from erp_integrations.connectors import ErpError, ErpTimeout, ValidationProblem, get_connector
 from erp_integrations.models import (
+    SENDABLE_STATES,
     AuditEntry,
     Commitment,
     ErpConnection,
     ErpSystem,
     ExportState,
     SubcontractorInvoice,
+    company_erp_connection,
 )
 from erp_integrations.services.audit import audit_record
 from erp_integrations.services.results import ActionResult
@@ -47,8 +49,6 @@ from erp_integrations.services.results import ActionResult
 #: Longest rejection reason we keep; the reason is shown to whoever edits the record.
 MAX_REJECTION_REASON = 1000
 
-#: States from which a record may be sent to accounting.
-SENDABLE_STATES = (ExportState.DRAFT, ExportState.REJECTED, ExportState.FAILED)
 #: States from which an approver may export (failed = retry) or reject.
 EXPORTABLE_STATES = (ExportState.READY, ExportState.FAILED)
 
@@ -129,20 +129,12 @@ def _load(kind: _RecordKind, *, user: User, record_id: int, action: Action) -> R
 
 
 def _connection(record: Record) -> ErpConnection | None:
-    try:
-        return record.company.erp_connection
-    except ErpConnection.DoesNotExist:
-        return None
+    return company_erp_connection(record.company)
 
 
 def _erp_system(record: Record) -> str:
     connection = _connection(record)
     return connection.erp_system if connection else ""
-
-
-def _erp_name(record: Record) -> str:
-    connection = _connection(record)
-    return connection.erp_name if connection else "the ERP"
 
 
 def _label(record: Record) -> str:
@@ -155,7 +147,7 @@ def _state_words(record: Record) -> str:
     """How a record's state reads in a sentence: 'ready to export', 'synced with ...'."""
     state = record.export_state
     if state == ExportState.SYNCED:
-        return f"synced with {_erp_name(record)} as {record.erp_id}"
+        return f"synced with {record.erp_name} as {record.erp_id}"
     return {
         ExportState.DRAFT: "a draft",
         ExportState.READY: "ready to export",
@@ -238,7 +230,7 @@ def _send_refusal(record: Record, label: str) -> str:
     if isinstance(record, SubcontractorInvoice) and not record.commitment.is_linked:
         return (
             f"{label} cannot be sent to accounting until its commitment {record.commitment.number} "
-            f"is synced with {_erp_name(record)}. Export the commitment first."
+            f"is synced with {record.erp_name}. Export the commitment first."
         )
     return ""
 

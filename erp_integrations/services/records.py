@@ -29,7 +29,6 @@ from accounts.permissions import Action, CompanyAccess
 from erp_integrations.models import (
     Commitment,
     CommitmentLineItem,
-    ErpConnection,
     ExportState,
     LinkedRecord,
     SubcontractorInvoice,
@@ -68,24 +67,10 @@ class LineItemData:
 # --- reading -------------------------------------------------------------------------
 
 
-def erp_name_of(company_id: int) -> str:
-    """The display name of the company's ERP ("Sage 300 CRE®"), or a neutral word."""
-    connection = ErpConnection.objects.filter(company_id=company_id).first()
-    return connection.erp_name if connection else "the ERP"
-
-
-def _erp_name(record: LinkedRecord) -> str:
-    # Views load the record with company__erp_connection, so this costs no query there.
-    try:
-        return record.company.erp_connection.erp_name
-    except ErpConnection.DoesNotExist:
-        return "the ERP"
-
-
 def record_lock_reason(record: LinkedRecord, *, erp_name: str | None = None) -> str:
     """Why the record is read-only now, in words for the user; "" when it is editable."""
     if record.export_state == ExportState.SYNCED:
-        name = erp_name or _erp_name(record)
+        name = erp_name or record.erp_name
         return (
             f"Synced with {name} (ERP id {record.erp_id}): unlink it in the ERP Integrations tool "
             "before editing or deleting."

@@ -14,13 +14,18 @@ or not, is kept in the audit trail in that same transaction.
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.permissions import AccessDenied, Action, CompanyAccess
-from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    ExportState,
+    SubcontractorInvoice,
+    company_erp_connection,
+)
 from erp_integrations.services.audit import audit_record
 from erp_integrations.services.results import ActionResult
 
@@ -51,11 +56,8 @@ def _noun(record: Commitment | SubcontractorInvoice) -> str:
 
 def _erp_of(record: Commitment | SubcontractorInvoice) -> tuple[str, str]:
     """(ErpSystem value, display name) of the record's company connection."""
-    try:
-        connection = record.company.erp_connection
-    except ObjectDoesNotExist:
-        return "", "the ERP"
-    return connection.erp_system, connection.erp_name
+    connection = company_erp_connection(record.company)
+    return (connection.erp_system if connection else ""), record.erp_name
 
 
 def _unlink(

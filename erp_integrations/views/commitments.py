@@ -28,13 +28,11 @@ from erp_integrations.forms import (
     apply_errors,
     line_item_initial,
 )
-from erp_integrations.models import Commitment, ExportState
+from erp_integrations.models import SENDABLE_STATES, Commitment, company_erp_name
 from erp_integrations.services import records
 from erp_integrations.services.records import ChangeRefused
 
 PAGE_SIZE = 50
-#: States from which a record can be sent to accounting (again).
-SENDABLE_STATES = frozenset({ExportState.DRAFT, ExportState.FAILED, ExportState.REJECTED})
 
 
 def tool_view(view):
@@ -52,12 +50,6 @@ def tool_view(view):
 
 def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
     return render(request, "commitments/forbidden.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
-
-
-def _erp_name(company) -> str:
-    # Loaded with select_related("company__erp_connection") by the access helpers.
-    connection = getattr(company, "erp_connection", None)
-    return connection.erp_name if connection else "the ERP"
 
 
 def _detail_url(commitment: Commitment) -> str:
@@ -102,7 +94,7 @@ def commitment_list(request: HttpRequest, project_id: int) -> HttpResponse:
         {
             "company": project.company,
             "project": project,
-            "erp_name": _erp_name(project.company),
+            "erp_name": company_erp_name(project.company),
             "commitments": page.rows,
             "q": q,
             "after": after,
@@ -129,7 +121,7 @@ def _commitment_context(commitment: Commitment, access: CompanyAccess) -> dict:
         "company": project.company,
         "project": project,
         "commitment": commitment,
-        "erp_name": _erp_name(commitment.company),
+        "erp_name": company_erp_name(commitment.company),
         "line_items": list(commitment.line_items.all()),
         "invoices": invoices,
         "lock_reason": lock_reason,

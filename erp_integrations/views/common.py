@@ -27,7 +27,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts.models import Company
 from accounts.permissions import AccessDenied, Action, CompanyAccess
 from erp_integrations import selectors
-from erp_integrations.models import ErpConnection
+from erp_integrations.models import NO_ERP_NAME, ErpConnection, company_erp_connection
 from erp_integrations.services.sync import SyncStatus
 
 #: Companies listed in the header's switcher; the rest are one click away.
@@ -53,7 +53,7 @@ class Tool:
 
     @property
     def erp_name(self) -> str:
-        return self.connection.erp_name if self.connection else "the ERP"
+        return self.connection.erp_name if self.connection else NO_ERP_NAME
 
 
 def load_tool(request: HttpRequest, company_id: int) -> Tool:
@@ -70,11 +70,7 @@ def load_tool(request: HttpRequest, company_id: int) -> Tool:
         # Outsiders learn nothing, not even that the company exists.
         raise Http404("No such company.")
     access.require(Action.VIEW_TOOL)
-    try:
-        connection = company.erp_connection
-    except ErpConnection.DoesNotExist:
-        connection = None
-    return Tool(company=company, connection=connection, access=access)
+    return Tool(company=company, connection=company_erp_connection(company), access=access)
 
 
 def login_redirect(request: HtmxHttpRequest) -> HttpResponse:

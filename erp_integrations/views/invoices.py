@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.permissions import Action, CompanyAccess
 from erp_integrations.forms import SubcontractorInvoiceForm, apply_errors
-from erp_integrations.models import Commitment, SubcontractorInvoice
+from erp_integrations.models import SENDABLE_STATES, Commitment, SubcontractorInvoice, company_erp_name
 from erp_integrations.services import records
 from erp_integrations.services.records import ChangeRefused
-from erp_integrations.views.commitments import SENDABLE_STATES, _erp_name, tool_view
+from erp_integrations.views.commitments import tool_view
 
 FORM_FIELDS = ("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status")
 
@@ -34,7 +34,7 @@ def _invoice_context(invoice: SubcontractorInvoice, access: CompanyAccess) -> di
         "project": project,
         "invoice": invoice,
         "commitment": invoice.commitment,
-        "erp_name": _erp_name(invoice.company),
+        "erp_name": company_erp_name(invoice.company),
         "lock_reason": lock_reason,
         "edit_decision": edit,
         "can_edit": bool(edit) and not lock_reason,
