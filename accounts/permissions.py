@@ -104,6 +104,22 @@ class CompanyAccess:
         )
         return cls(user=user, company=company, membership=membership, project_levels=levels)
 
+    @classmethod
+    def reuse_or_load(cls, access: CompanyAccess | None, user, company: Company) -> CompanyAccess:
+        """``access`` if a caller loaded it for this user and company already, else load it.
+
+        Views load the access once per request; a service they call reuses it instead of
+        asking the database again, and loads its own when handed another user's or
+        another company's.
+        """
+        if (
+            access is not None
+            and getattr(access.user, "pk", None) == getattr(user, "pk", None)
+            and access.company.pk == company.pk
+        ):
+            return access
+        return cls.load(user, company)
+
     @property
     def is_superuser(self) -> bool:
         return bool(getattr(self.user, "is_superuser", False) and self.user.is_active)

@@ -90,28 +90,39 @@ def subcontractor_invoice_send_to_accounting(*, user: User, invoice_id: int) -> 
     return _send_to_accounting(INVOICE, user=user, record_id=invoice_id)
 
 
-def commitment_export(*, user: User, commitment_id: int) -> ActionResult:
-    """Export a ready (or failed, to retry) commitment to the company's ERP and link it."""
-    return _export(COMMITMENT, user=user, record_id=commitment_id)
+def commitment_export(*, user: User, commitment_id: int, access: CompanyAccess | None = None) -> ActionResult:
+    """Export a ready (or failed, to retry) commitment to the company's ERP and link it.
+
+    ``access``: the user's access to the company, when the caller has loaded it already.
+    """
+    return _export(COMMITMENT, user=user, record_id=commitment_id, access=access)
 
 
-def subcontractor_invoice_export(*, user: User, invoice_id: int) -> ActionResult:
+def subcontractor_invoice_export(
+    *, user: User, invoice_id: int, access: CompanyAccess | None = None
+) -> ActionResult:
     """Export a ready (or failed) subcontractor invoice as a requisition and link it."""
-    return _export(INVOICE, user=user, record_id=invoice_id)
+    return _export(INVOICE, user=user, record_id=invoice_id, access=access)
 
 
-def commitment_reject(*, user: User, commitment_id: int, reason: str) -> ActionResult:
+def commitment_reject(
+    *, user: User, commitment_id: int, reason: str, access: CompanyAccess | None = None
+) -> ActionResult:
     """Ready or failed → rejected with the reason; the commitment is editable again."""
-    return _reject(COMMITMENT, user=user, record_id=commitment_id, reason=reason)
+    return _reject(COMMITMENT, user=user, record_id=commitment_id, reason=reason, access=access)
 
 
-def subcontractor_invoice_reject(*, user: User, invoice_id: int, reason: str) -> ActionResult:
+def subcontractor_invoice_reject(
+    *, user: User, invoice_id: int, reason: str, access: CompanyAccess | None = None
+) -> ActionResult:
     """Ready or failed → rejected with the reason; the invoice is editable again."""
-    return _reject(INVOICE, user=user, record_id=invoice_id, reason=reason)
+    return _reject(INVOICE, user=user, record_id=invoice_id, reason=reason, access=access)
 
 
 # --- loading and wording --------------------------------------------------------------
-def _load(kind: _RecordKind, *, user: User, record_id: int, action: Action) -> Record:
+def _load(
+    kind: _RecordKind, *, user: User, record_id: int, action: Action, access: CompanyAccess | None = None
+) -> Record:
     """The record with what every step needs, or 404 / AccessDenied.
 
     Queries: 1) the record with its company, ERP connection, project and vendor (and an
@@ -120,7 +131,7 @@ def _load(kind: _RecordKind, *, user: User, record_id: int, action: Action) -> R
     record = kind.model.objects.select_related(*kind.related).filter(pk=record_id).first()
     if record is None:
         raise Http404(f"No {kind.noun} with id {record_id}.")
-    access = CompanyAccess.load(user, record.company)
+    access = CompanyAccess.reuse_or_load(access, user, record.company)
     if not access.is_member:
         # Outsiders learn nothing, not even that the record exists.
         raise Http404(f"No {kind.noun} with id {record_id}.")
@@ -236,8 +247,10 @@ def _send_refusal(record: Record, label: str) -> str:
 
 
 # --- Export -------------------------------------------------------------------------------
-def _export(kind: _RecordKind, *, user: User, record_id: int) -> ActionResult:
-    record = _load(kind, user=user, record_id=record_id, action=Action.EXPORT)
+def _export(
+    kind: _RecordKind, *, user: User, record_id: int, access: CompanyAccess | None = None
+) -> ActionResult:
+    record = _load(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
     label = _label(record)
     connection = _connection(record)
     if connection is None or not connection.is_active:
@@ -446,8 +459,10 @@ def _export_failed(
 
 
 # --- Reject -------------------------------------------------------------------------------
-def _reject(kind: _RecordKind, *, user: User, record_id: int, reason: str) -> ActionResult:
-    record = _load(kind, user=user, record_id=record_id, action=Action.REJECT)
+def _reject(
+    kind: _RecordKind, *, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
+) -> ActionResult:
+    record = _load(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
     label = _label(record)
     reason = (reason or "").strip()
     if not reason:

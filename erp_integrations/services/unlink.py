@@ -85,8 +85,7 @@ def _unlink(
             raise not_found
         # 2-3) The user's directory entry and project levels, unless the caller passed
         # them for this user and the record's own company.
-        if access is None or access.user.pk != user.pk or access.company.pk != record.company_id:
-            access = CompanyAccess.load(user, record.company)
+        access = CompanyAccess.reuse_or_load(access, user, record.company)
         decision = access.check(Action.UNLINK, record.project)
         if not decision.is_member:
             # Outsiders learn nothing, not even that the record exists.

@@ -590,9 +590,8 @@ def record_action(
         raise Http404("No such record in this company.")
     shown_in = STATE_TO_LIST.get(record.export_state)
     extra = {"reason": request.POST.get("reason", "")} if action == "reject" else {}
-    if action == "unlink":
-        # The service checks the permission with the access this request loaded already.
-        extra["access"] = tool.access
+    # The service checks the permission with the access this request loaded already.
+    extra["access"] = tool.access
     try:
         result = spec.services[action](user=request.user, record_id=record.pk, **extra)
     except AccessDenied as denied:

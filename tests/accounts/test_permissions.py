@@ -256,3 +256,23 @@ def test_company_access_loads_in_two_queries_and_answers_from_memory(
         decisions.append(access.check(Action.VIEW_TOOL))
 
     assert all(decisions)
+
+
+@pytest.mark.django_db
+def test_reuse_or_load_keeps_an_access_only_for_the_same_user_and_company(django_assert_num_queries):
+    from accounts.permissions import CompanyAccess
+
+    company, other = factories.company(), factories.company()
+    approver = factories.approver(company)
+    viewer = factories.user("viewer-reuse", company=company, erp_level=PermissionLevel.READ_ONLY)
+    access = CompanyAccess.load(approver, company)
+
+    with django_assert_num_queries(0):
+        assert CompanyAccess.reuse_or_load(access, approver, company) is access
+    # Another user's or another company's access is loaded afresh (2 queries each).
+    with django_assert_num_queries(2):
+        assert CompanyAccess.reuse_or_load(access, viewer, company).user == viewer
+    with django_assert_num_queries(2):
+        assert CompanyAccess.reuse_or_load(access, approver, other).company == other
+    with django_assert_num_queries(2):
+        assert CompanyAccess.reuse_or_load(None, approver, company).user == approver

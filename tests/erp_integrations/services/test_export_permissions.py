@@ -166,3 +166,50 @@ def test_an_inactive_user_is_treated_as_an_outsider():
     with pytest.raises(Http404):
         _export(record, approver)
     _nothing_happened(record, ExportState.READY)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_reject_with_the_callers_access_skips_loading_it(django_assert_num_queries):
+    from accounts.permissions import CompanyAccess
+
+    company, project, record = _world("commitment", ExportState.READY)
+    approver = factories.approver(company, project)
+    access = CompanyAccess.load(approver, company)
+
+    with django_assert_num_queries(9) as without:
+        exports.commitment_reject(user=approver, commitment_id=record.pk, reason="Wrong cost code")
+    record.export_state = ExportState.READY
+    record.save(update_fields=["export_state"])
+    # The same reject, less the directory entry and project levels that ``access`` holds.
+    with django_assert_num_queries(len(without.captured_queries) - 2):
+        result = exports.commitment_reject(
+            user=approver, commitment_id=record.pk, reason="Wrong cost code", access=access
+        )
+    assert result.ok
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("service", sorted(ACCOUNTING))
+def test_export_and_reject_check_with_the_callers_access_and_ignore_another_users(service):
+    from accounts.permissions import CompanyAccess
+
+    company, project, record = _world("commitment", ExportState.READY)
+    approver = factories.approver(company, project)
+    pm = factories.user(
+        "pm", company=company, erp_level=PermissionLevel.STANDARD, projects={project: PermissionLevel.ADMIN}
+    )
+    call = {
+        "export": lambda access: exports.commitment_export(user=pm, commitment_id=record.pk, access=access),
+        "reject": lambda access: exports.commitment_reject(
+            user=pm, commitment_id=record.pk, reason="No", access=access
+        ),
+    }[service]
+
+    # The pm's own access is used, and refuses: no privilege.
+    with pytest.raises(AccessDenied) as refused:
+        call(CompanyAccess.load(pm, company))
+    assert PRIVILEGE_MISSING in refused.value.decision.reason
+    # The approver's access is not taken for the pm.
+    with pytest.raises(AccessDenied):
+        call(CompanyAccess.load(approver, company))
+    _nothing_happened(record, ExportState.READY)
