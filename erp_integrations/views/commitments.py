@@ -35,8 +35,12 @@ from erp_integrations.services.records import ChangeRefused
 PAGE_SIZE = 50
 
 
-def tool_view(view):
-    """Signed-in users only; a refused permission answers 403 with the reason shown."""
+def project_tool_view(view):
+    """The project's Commitments tool: signed-in users only; a refusal answers 403 with its reason.
+
+    (The company's ERP Integrations tool has its own, ``common.tool_view``, which also loads
+    the company; these views load their record and its access through ``services.records``.)
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -59,7 +63,7 @@ def _detail_url(commitment: Commitment) -> str:
 # --- project picker and list ---------------------------------------------------------
 
 
-@tool_view
+@project_tool_view
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
     """The projects whose Commitments tool the user may open."""
@@ -78,7 +82,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(request, "commitments/projects.html", {"projects": projects[:500], "q": q})
 
 
-@tool_view
+@project_tool_view
 @require_GET
 def commitment_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project, access = records.project_get_for_user(user=request.user, project_id=project_id)
@@ -134,7 +138,7 @@ def _commitment_context(commitment: Commitment, access: CompanyAccess) -> dict:
     }
 
 
-@tool_view
+@project_tool_view
 @require_GET
 def commitment_detail(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
     commitment, access = records.commitment_get_for_user(
@@ -156,7 +160,7 @@ def _render_locked(request, commitment, access, message: str) -> HttpResponse:
 # --- create and edit -------------------------------------------------------------------
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def commitment_create(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = records.project_get_for_user(
@@ -195,7 +199,7 @@ def commitment_create(request: HttpRequest, project_id: int) -> HttpResponse:
     )
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def commitment_edit(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
     commitment, access = records.commitment_get_for_user(
@@ -251,7 +255,7 @@ def commitment_edit(request: HttpRequest, project_id: int, pk: int) -> HttpRespo
 # --- delete and send -------------------------------------------------------------------
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def commitment_delete(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
     commitment, access = records.commitment_get_for_user(
@@ -280,7 +284,7 @@ def commitment_delete(request: HttpRequest, project_id: int, pk: int) -> HttpRes
     )
 
 
-@tool_view
+@project_tool_view
 @require_POST
 def commitment_send(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
     from erp_integrations.services import exports

@@ -16,7 +16,7 @@ from erp_integrations.forms import SubcontractorInvoiceForm, apply_errors
 from erp_integrations.models import SENDABLE_STATES, Commitment, SubcontractorInvoice, company_erp_name
 from erp_integrations.services import records
 from erp_integrations.services.records import ChangeRefused
-from erp_integrations.views.commitments import tool_view
+from erp_integrations.views.commitments import project_tool_view
 
 FORM_FIELDS = ("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status")
 
@@ -50,7 +50,7 @@ def _render_locked(request, invoice, access, message: str) -> HttpResponse:
     )
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def invoice_create(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
     commitment, _ = records.commitment_get_for_user(
@@ -87,7 +87,7 @@ def invoice_create(request: HttpRequest, project_id: int, pk: int) -> HttpRespon
     return render(request, "invoices/form.html", context)
 
 
-@tool_view
+@project_tool_view
 @require_GET
 def invoice_detail(request: HttpRequest, project_id: int, iid: int) -> HttpResponse:
     invoice, access = records.subcontractor_invoice_get_for_user(
@@ -96,7 +96,7 @@ def invoice_detail(request: HttpRequest, project_id: int, iid: int) -> HttpRespo
     return render(request, "invoices/detail.html", _invoice_context(invoice, access))
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def invoice_edit(request: HttpRequest, project_id: int, iid: int) -> HttpResponse:
     invoice, access = records.subcontractor_invoice_get_for_user(
@@ -139,7 +139,7 @@ def invoice_edit(request: HttpRequest, project_id: int, iid: int) -> HttpRespons
     )
 
 
-@tool_view
+@project_tool_view
 @require_http_methods(["GET", "POST"])
 def invoice_delete(request: HttpRequest, project_id: int, iid: int) -> HttpResponse:
     invoice, access = records.subcontractor_invoice_get_for_user(
@@ -166,7 +166,7 @@ def invoice_delete(request: HttpRequest, project_id: int, iid: int) -> HttpRespo
     )
 
 
-@tool_view
+@project_tool_view
 @require_POST
 def invoice_send(request: HttpRequest, project_id: int, iid: int) -> HttpResponse:
     from erp_integrations.services import exports
