@@ -42,6 +42,24 @@ from erp_integrations.models import (
 from erp_integrations.sandbox.models import SandboxRecord
 from erp_integrations.sandbox.services import sandbox_model
 
+#: The columns every linked record has (LinkedRecord), in the order the row builders
+#: yield them after the record's own keys.
+LINKED_RECORD_COLUMNS = (
+    "number",
+    "amount",
+    "export_state",
+    "export_error",
+    "rejection_reason",
+    "sent_at",
+    "sent_by_id",
+    "erp_id",
+    "linked_at",
+    "linked_by_id",
+    "erp_missing_since_id",
+    "created_at",
+    "updated_at",
+)
+
 #: Rows per write to the COPY stream.
 CHUNK = 20_000
 #: Below this many rows, a load keeps the indexes and lets PostgreSQL maintain them.
@@ -635,19 +653,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     "company_id",
                     "project_id",
                     "vendor_id",
-                    "number",
-                    "amount",
-                    "export_state",
-                    "export_error",
-                    "rejection_reason",
-                    "sent_at",
-                    "sent_by_id",
-                    "erp_id",
-                    "linked_at",
-                    "linked_by_id",
-                    "erp_missing_since_id",
-                    "created_at",
-                    "updated_at",
+                    *LINKED_RECORD_COLUMNS,
                     "kind",
                     "title",
                     "status",
@@ -718,19 +724,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     "project_id",
                     "vendor_id",
                     "commitment_id",
-                    "number",
-                    "amount",
-                    "export_state",
-                    "export_error",
-                    "rejection_reason",
-                    "sent_at",
-                    "sent_by_id",
-                    "erp_id",
-                    "linked_at",
-                    "linked_by_id",
-                    "erp_missing_since_id",
-                    "created_at",
-                    "updated_at",
+                    *LINKED_RECORD_COLUMNS,
                     "billing_period_start",
                     "billing_period_end",
                     "retainage",
