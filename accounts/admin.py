@@ -21,7 +21,8 @@ from accounts.models import (
     ProjectPermission,
     User,
 )
-from accounts.services import membership_set_privilege, user_may_change_privilege
+from accounts.permissions import may_change_privilege
+from accounts.services import membership_set_privilege
 
 PRIVILEGE_FIELDS = ("can_push_to_accounting", "privilege_changed_by", "privilege_changed_at")
 
@@ -30,7 +31,7 @@ def _revoke_before_delete(request, membership: DirectoryMembership) -> None:
     """Deleting an entry that holds the privilege revokes it; record that as a revoke."""
     if not membership.can_push_to_accounting:
         return
-    if not user_may_change_privilege(request.user):
+    if not may_change_privilege(request.user):
         raise PermissionDenied(
             f"{membership} holds 'Can Push to Accounting'; only staff who may revoke it "
             "can delete this directory entry."
@@ -120,7 +121,7 @@ class DirectoryMembershipAdmin(admin.ModelAdmin):
         readonly = ["privilege_changed_by", "privilege_changed_at", "privilege_history"]
         if obj is not None:
             readonly += ["company", "user"]
-        if not user_may_change_privilege(request.user):
+        if not may_change_privilege(request.user):
             readonly.append("can_push_to_accounting")
         return readonly
 
@@ -151,7 +152,7 @@ class DirectoryMembershipAdmin(admin.ModelAdmin):
         obj.can_push_to_accounting = obj._privilege_in_db
         super().save_model(request, obj, form, change)
         if wanted != obj.can_push_to_accounting:
-            if not user_may_change_privilege(request.user):
+            if not may_change_privilege(request.user):
                 raise PermissionDenied
             membership_set_privilege(membership=obj, granted=wanted, changed_by=request.user)
 
@@ -165,7 +166,7 @@ class DirectoryMembershipAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     def has_grant_push_permission(self, request) -> bool:
-        return user_may_change_privilege(request.user)
+        return may_change_privilege(request.user)
 
     def _set_privilege(self, request, queryset, *, granted: bool) -> None:
         changed = 0

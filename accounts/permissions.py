@@ -1,15 +1,30 @@
 """The one place that answers "may this user do this?" and, when not, says why.
 
-Views and services ask only here. A refusal names every requirement that is missing,
-in the words of the help articles, so a user who lacks one sees which.
+Views and services ask only here:
+
+- ``CompanyAccess`` decides, per user and company, each ``Action``; a refusal names
+  every requirement that is missing, in the words of the help articles;
+- ``load_company``, ``load_project`` and ``load_record`` fetch what a request is about
+  for a user: ``NotFound`` for outsiders (who learn nothing, not even that it exists),
+  ``AccessDenied`` with the ``Decision`` for members who lack a requirement;
+- ``signed_in``, ``company_view`` and ``project_view`` are the views' decorators;
+- ``projects_visible_to`` and ``companies_of`` filter what a user may see;
+- ``may_change_privilege`` says who may grant 'Can Push to Accounting'.
+
+These raise domain errors, never HTTP ones; ``erp_integrations.views.errors`` turns
+them into 404 / 403 / a sign-in redirect in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import wraps
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 from accounts.models import (
     Company,
@@ -37,6 +52,8 @@ class Action(StrEnum):
     VIEW_COMMITMENTS = "view commitments"
     EDIT_COMMITMENTS = "create, edit or delete commitments"
     SEND_TO_ACCOUNTING = "Send to Accounting"
+    STAFF_CONSOLE = "use the sandbox ERP console"
+    GRANT_PRIVILEGE = "grant or revoke 'Can Push to Accounting'"
 
 
 #: Actions that need all three requirements of the help articles.
@@ -49,12 +66,24 @@ PROJECT_ACTIONS = ACCOUNTING_ACTIONS | {
 }
 
 
+if TYPE_CHECKING:
+    from erp_integrations.kinds import RecordKind
+
+
 class AccessDenied(PermissionDenied):
     """PermissionDenied that carries the decision, so the reason can be shown."""
 
     def __init__(self, decision: Decision):
         super().__init__(decision.reason)
         self.decision = decision
+
+
+class NotFound(Exception):  # noqa: N818 - the domain's word, as Django's Http404
+    """No such thing for this user: it does not exist, or the user is not in its company."""
+
+
+class SignInRequired(Exception):  # noqa: N818
+    """The request needs a signed-in user."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,8 @@ class Decision:
     missing: tuple[str, ...] = ()
     #: False when the user is not in the company directory at all (an outsider).
     is_member: bool = True
+    #: The whole reason, for refusals that are not about missing tool levels.
+    reason_text: str = ""
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -72,6 +103,8 @@ class Decision:
     def reason(self) -> str:
         if self.allowed:
             return ""
+        if self.reason_text:
+            return self.reason_text
         if not self.is_member:
             return "You are not in this company's directory."
         return f"{self.action.value} needs " + ", and ".join(self.missing) + "."
@@ -199,3 +232,168 @@ def check(user, action: Action, *, company: Company, project: Project | None = N
 
 def require(user, action: Action, *, company: Company, project: Project | None = None) -> Decision:
     return CompanyAccess.load(user, company).require(action, project)
+
+
+# --- loaders: what a request is about, for this user ------------------------------------------
+
+
+def _member_access(user, company: Company, access: CompanyAccess | None, what: str) -> CompanyAccess:
+    access = CompanyAccess.reuse_or_load(access, user, company)
+    if not access.is_member:
+        # Outsiders learn nothing, not even that it exists.
+        raise NotFound(what)
+    return access
+
+
+def load_company(user, company_id: int, action: Action = Action.VIEW_TOOL) -> CompanyAccess:
+    """The user's access to the company (loaded with its ERP connection), if ``action`` is allowed.
+
+    Queries: 1) the company with its connection, 2) the user's directory entry,
+    3) the user's levels on the company's projects.
+    """
+    company = Company.objects.select_related("erp_connection").filter(pk=company_id).first()
+    if company is None:
+        raise NotFound("No such company.")
+    access = _member_access(user, company, None, "No such company.")
+    access.require(action)
+    return access
+
+
+def load_project(
+    user, project_id: int, action: Action = Action.VIEW_COMMITMENTS
+) -> tuple[Project, CompanyAccess]:
+    """The project (with its company and ERP connection) and the user's access, if ``action`` is allowed."""
+    project = (
+        Project.objects.select_related("company", "company__erp_connection").filter(pk=project_id).first()
+    )
+    if project is None:
+        raise NotFound("No such project.")
+    access = _member_access(user, project.company, None, "No such project.")
+    access.require(action, project)
+    return project, access
+
+
+def load_record(
+    kind: RecordKind,
+    *,
+    user,
+    record_id: int,
+    action: Action,
+    access: CompanyAccess | None = None,
+    project_id: int | None = None,
+    company_id: int | None = None,
+    queryset: QuerySet | None = None,
+) -> tuple:
+    """One record of ``kind`` and the user's access, if the user may ``action`` it.
+
+    ``project_id`` / ``company_id``: only a record of that project / company (else
+    ``NotFound``, as for an unknown id). ``queryset``: where to look (a locking one, say);
+    by default the kind's records with what their pages show. ``access``: the user's
+    access to the company, when the caller loaded it already.
+    Queries: 1) the record, and 2)-3) the user's access unless given.
+    """
+    what = f"No {kind.noun} with id {record_id}."
+    records = (
+        kind.objects().select_related("company", "company__erp_connection") if queryset is None else queryset
+    )
+    if project_id is not None:
+        records = records.filter(project_id=project_id)
+    if company_id is not None:
+        records = records.filter(company_id=company_id)
+    record = records.filter(pk=record_id).first()
+    if record is None:
+        raise NotFound(what)
+    access = _member_access(user, record.company, access, what)
+    access.require(action, record.project)
+    return record, access
+
+
+# --- what a user may see --------------------------------------------------------------------
+
+
+def projects_visible_to(user) -> QuerySet[Project]:
+    """The projects whose Commitments tool the user may open: a directory entry in the
+    project's company and at least Read Only on the project's Commitments tool."""
+    projects = Project.objects.select_related("company")
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return projects.none()
+    if user.is_superuser:
+        return projects
+    return projects.filter(
+        permissions__user=user,
+        permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
+        company__directory__user=user,
+    )
+
+
+def companies_of(user, *, openable_only: bool = False) -> QuerySet[DirectoryMembership] | None:
+    """The user's directory entries (``openable_only``: those whose ERP Integrations tool
+    they may open); None for a superuser, who sees every company."""
+    if user.is_superuser:
+        return None
+    entries = DirectoryMembership.objects.filter(user=user)
+    if openable_only:
+        entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
+    return entries
+
+
+GRANT_PERMISSION = "accounts.grant_push_to_accounting"
+
+
+def may_change_privilege(user) -> bool:
+    """Only active platform staff with the grant permission may grant or revoke the privilege."""
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(GRANT_PERMISSION)
+    )
+
+
+def may_use_sandbox_console(user) -> bool:
+    """The sandbox ERP console is for active platform staff."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+
+
+# --- the views' decorators ----------------------------------------------------------------
+
+
+def signed_in(view: Callable) -> Callable:
+    """The view needs a signed-in user (else ``SignInRequired``)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            raise SignInRequired
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def company_view(view: Callable) -> Callable:
+    """Signed in, then the user's access to ``company_id``'s ERP Integrations tool
+    (``Action.VIEW_TOOL``), passed to the view in place of the id."""
+
+    @wraps(view)
+    def wrapper(request, company_id: int, *args, **kwargs):
+        if not request.user.is_authenticated:
+            raise SignInRequired
+        return view(request, load_company(request.user, company_id), *args, **kwargs)
+
+    return wrapper
+
+
+def staff_view(check: Callable[[object], bool], reason: str) -> Callable[[Callable], Callable]:
+    """Signed in, then ``check(user)``, else ``AccessDenied`` with ``reason``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                raise SignInRequired
+            if not check(request.user):
+                raise AccessDenied(Decision(Action.STAFF_CONSOLE, False, (reason,), reason_text=reason))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts.models import DirectoryMembership, PrivilegeChange, User
+from accounts.permissions import AccessDenied, Action, Decision, may_change_privilege
 
-GRANT_PERMISSION = "accounts.grant_push_to_accounting"
-
-
-def user_may_change_privilege(user) -> bool:
-    """Only active platform staff with the grant permission (superusers have it)."""
-    return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "is_staff", False)
-        and user.has_perm(GRANT_PERMISSION)
-    )
+#: Why anyone else is refused.
+ONLY_STAFF = "Only platform staff can grant or revoke the 'Can Push to Accounting' privilege."
 
 
 def membership_set_privilege(
@@ -26,12 +18,10 @@ def membership_set_privilege(
 
     Returns the PrivilegeChange that was recorded, or None when the entry already had
     that value (nothing changed, so nothing is recorded). ``membership`` is updated in
-    memory too. Raises PermissionDenied unless ``changed_by`` is staff allowed to do it.
+    memory too. Raises AccessDenied unless ``changed_by`` is staff allowed to do it.
     """
-    if not user_may_change_privilege(changed_by):
-        raise PermissionDenied(
-            "Only platform staff can grant or revoke the 'Can Push to Accounting' privilege."
-        )
+    if not may_change_privilege(changed_by):
+        raise AccessDenied(Decision(Action.GRANT_PRIVILEGE, False, (ONLY_STAFF,), reason_text=ONLY_STAFF))
     with transaction.atomic():
         # Lock the entry so two staff members changing it at once record two honest
         # steps (grant, then a no-op) instead of two grants.

@@ -12,9 +12,12 @@ from django.contrib import admin
 
 from erp_integrations.models import (
     AuditEntry,
+    ChangeOrderLineItem,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     SubcontractorInvoice,
     SyncRun,
     Vendor,
@@ -27,10 +30,9 @@ LINK_FIELDS = (
     "rejection_reason",
     "sent_at",
     "sent_by",
+    "link",
     "erp_id",
     "linked_at",
-    "linked_by",
-    "erp_missing_since",
     "created_at",
     "updated_at",
 )
@@ -134,6 +136,41 @@ class SubcontractorInvoiceAdmin(admin.ModelAdmin):
         ),
         ("Export and link", {"fields": LINK_FIELDS}),
     )
+    ordering = ("-pk",)
+    show_full_result_count = False
+
+
+class ChangeOrderLineItemInline(admin.TabularInline):
+    model = ChangeOrderLineItem
+    fields = ("commitment_line", "description", "amount")
+    raw_id_fields = ("commitment_line",)
+    extra = 0
+
+
+@admin.register(CommitmentChangeOrder)
+class CommitmentChangeOrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "title", "commitment", "project", "amount", "status", "export_state", "erp_id")
+    list_select_related = ("commitment", "project")
+    list_filter = ("export_state", "status")
+    search_fields = ("number", "title", "erp_id", "commitment__number")
+    raw_id_fields = ("company", "project", "vendor", "commitment")
+    readonly_fields = LINK_FIELDS
+    fieldsets = (
+        (None, {"fields": ("company", "project", "commitment", "vendor", "number", "title", "status")}),
+        ("Change", {"fields": ("description", "amount")}),
+        ("Export and link", {"fields": LINK_FIELDS}),
+    )
+    inlines = (ChangeOrderLineItemInline,)
+    ordering = ("-pk",)
+    show_full_result_count = False
+
+
+@admin.register(ErpLink)
+class ErpLinkAdmin(ReadOnlyAdmin):
+    list_display = ("erp_id", "kind", "record_id", "company", "linked_at", "missing_since", "unlinked_at")
+    list_select_related = ("company",)
+    list_filter = ("kind",)
+    search_fields = ("erp_id",)
     ordering = ("-pk",)
     show_full_result_count = False
 

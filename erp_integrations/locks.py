@@ -18,9 +18,8 @@ from django.conf import settings
 from django.db import connections
 
 #: Namespaces keep different kinds of claims apart (first key of the advisory lock).
+#: The sync's is 1; each record kind's export claim has its own (``RecordKind.lock_namespace``).
 SYNC = 1
-EXPORT_COMMITMENT = 2
-EXPORT_INVOICE = 3
 
 
 def _int4(value: int) -> int:

@@ -1,9 +1,16 @@
-"""Records exported to an ERP, the connection to it, sync runs and the audit trail.
+"""Records exported to an ERP, their links, the connection, sync runs and the audit trail.
 
 A *link* is the tie between a platform record and the ERP record that its export
-made. It lives on the record itself (``erp_id``, ``linked_at``, ``linked_by``,
-``erp_missing_since``) so that a database constraint can hold the record's state and
-its link together: a record is ``synced`` exactly when it has an ERP id.
+made. Links of every kind live in one narrow table, ``ErpLink``, keyed by kind and
+record: the ERP id, who linked it and when, and what the last completed sync saw
+(``missing_since``). The hourly sync reads and marks that table only, so a sync never
+rewrites a record's wide, heavily indexed row.
+
+A record points at its live link (``link``) and keeps a copy of the two values its
+lists search and sort by (``erp_id``, ``linked_at``), written in the same transaction
+as the link by export and unlink only. Constraints hold the two together: a record is
+``synced`` exactly when it has a whole link, and on PostgreSQL a composite foreign key
+makes the copies equal the link's own values.
 """
 
 from django.conf import settings
@@ -130,6 +137,78 @@ class SyncRun(models.Model):
         return f"Sync {self.pk} of {self.connection} ({self.status})"
 
 
+class ErpLink(models.Model):
+    """The tie between one platform record and the ERP record its export made.
+
+    Kept after an unlink (``unlinked_at``), so a record's link history stays readable;
+    at most one live link per record and per ERP id. Narrow on purpose: the sync marks
+    ``missing_since`` here, on a row with no index over that column, so its updates can
+    stay HOT however many records a company has.
+    """
+
+    #: The record kind (a slug of ``erp_integrations.kinds``): "commitment", "invoice", "cco".
+    kind = models.CharField(max_length=20)
+    record_id = models.BigIntegerField()
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
+    erp_id = models.CharField("ERP id", max_length=40)
+    linked_at = models.DateTimeField()
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # What the last completed sync saw: NULL while the ERP record is present, else the
+    # run that first found it missing. Deliberately not indexed (see above).
+    missing_since = models.ForeignKey(
+        SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    unlinked_at = models.DateTimeField(null=True, blank=True)
+    unlinked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["-linked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "record_id"],
+                condition=Q(unlinked_at__isnull=True),
+                name="erp_link_one_live_link_per_record",
+            ),
+            models.UniqueConstraint(
+                fields=["company", "kind", "erp_id"],
+                condition=Q(unlinked_at__isnull=True),
+                name="erp_link_erp_id_unique",
+            ),
+            # The target of the records' composite foreign key (link, erp_id, linked_at).
+            models.UniqueConstraint(fields=["id", "erp_id", "linked_at"], name="erp_link_copy_target"),
+            models.CheckConstraint(condition=~Q(erp_id=""), name="erp_link_erp_id_not_blank"),
+        ]
+        indexes = [
+            # The sync walks a company's live links of one kind in id order.
+            models.Index(
+                fields=["company", "kind", "id"], condition=Q(unlinked_at__isnull=True), name="erp_link_live"
+            ),
+            # A record's link history, newest first.
+            models.Index(fields=["kind", "record_id", "-linked_at"], name="erp_link_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.record_id} ↔ {self.erp_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.unlinked_at is None
+
+
 class LinkedRecord(models.Model):
     """Fields shared by every record that can be exported to an ERP and linked."""
 
@@ -145,17 +224,11 @@ class LinkedRecord(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # The link: set together by a successful export, cleared together by unlink.
+    # The live link, and copies of the two of its values the lists search and sort by.
+    # Set together by a successful export, cleared together by unlink; never by the sync.
+    link = models.OneToOneField(ErpLink, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     erp_id = models.CharField("ERP id", max_length=40, null=True, blank=True)
     linked_at = models.DateTimeField(null=True, blank=True)
-    linked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # What the last completed sync saw: NULL while the ERP record is present, else
-    # the run that first found it missing.
-    erp_missing_since = models.ForeignKey(
-        SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -168,7 +241,25 @@ class LinkedRecord(models.Model):
 
     @property
     def is_linked(self) -> bool:
-        return self.erp_id is not None
+        return self.link_id is not None
+
+    @property
+    def erp_missing_since_id(self) -> int | None:
+        """The run that found the linked ERP record gone, or None (also when not linked)."""
+        return self.link.missing_since_id if self.link_id is not None else None
+
+    @property
+    def linked_by(self):
+        """Who made the live link, or None."""
+        return self.link.linked_by if self.link_id is not None else None
+
+    @property
+    def erp_missing(self) -> bool:
+        """Whether the last completed sync found the linked ERP record gone.
+
+        Reads the link: load records with ``select_related("link")`` where many are shown.
+        """
+        return self.link_id is not None and self.link.missing_since_id is not None
 
     @property
     def erp_name(self) -> str:
@@ -178,14 +269,13 @@ class LinkedRecord(models.Model):
 
 def _link_constraints(prefix: str) -> list[models.BaseConstraint]:
     return [
-        models.CheckConstraint(condition=Q(amount__gte=0), name=f"{prefix}_amount_not_negative"),
-        # A record is synced exactly when a link exists, and a link is whole.
+        # A record is synced exactly when it has a whole link.
         models.CheckConstraint(
             condition=(
-                Q(export_state="synced", erp_id__isnull=False, linked_at__isnull=False)
+                Q(export_state="synced", link__isnull=False, erp_id__isnull=False, linked_at__isnull=False)
                 | (
                     ~Q(export_state="synced")
-                    & Q(erp_id__isnull=True, linked_at__isnull=True, erp_missing_since__isnull=True)
+                    & Q(link__isnull=True, erp_id__isnull=True, linked_at__isnull=True)
                 )
             ),
             name=f"{prefix}_state_matches_link",
@@ -198,6 +288,10 @@ def _link_constraints(prefix: str) -> list[models.BaseConstraint]:
     ]
 
 
+def _amount_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [models.CheckConstraint(condition=Q(amount__gte=0), name=f"{prefix}_amount_not_negative")]
+
+
 def _list_indexes(prefix: str) -> list[models.Index]:
     # One index per sort key of the tool's lists, so a page is an index range scan
     # whatever the table's size (keyset pagination on (key, id)).
@@ -206,8 +300,6 @@ def _list_indexes(prefix: str) -> list[models.Index]:
         models.Index(fields=["company", "export_state", "number", "id"], name=f"{prefix}_by_number"),
         models.Index(fields=["company", "export_state", "amount", "id"], name=f"{prefix}_by_amount"),
         models.Index(fields=["company", "export_state", "-updated_at", "-id"], name=f"{prefix}_by_updated"),
-        # The sync walks a company's links in id order.
-        models.Index(fields=["company", "id"], condition=Q(erp_id__isnull=False), name=f"{prefix}_links"),
     ]
 
 
@@ -238,6 +330,7 @@ class Commitment(LinkedRecord):
                 name="commitment_kind_valid",
             ),
             *_link_constraints("commitment"),
+            *_amount_constraints("commitment"),
         ]
         indexes = [
             *_list_indexes("commitment"),
@@ -247,10 +340,6 @@ class Commitment(LinkedRecord):
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
-
-    @property
-    def record_type(self) -> str:
-        return "commitment"
 
 
 class CommitmentLineItem(models.Model):
@@ -299,6 +388,7 @@ class SubcontractorInvoice(LinkedRecord):
                 name="invoice_billing_period_ordered",
             ),
             *_link_constraints("invoice"),
+            *_amount_constraints("invoice"),
         ]
         indexes = [
             *_list_indexes("invoice"),
@@ -309,12 +399,64 @@ class SubcontractorInvoice(LinkedRecord):
         return f"Invoice {self.number} on {self.commitment.number}"
 
     @property
-    def record_type(self) -> str:
-        return "invoice"
-
-    @property
     def title(self) -> str:
         return f"{self.billing_period_start:%b %d} – {self.billing_period_end:%b %d, %Y}"
+
+
+class CommitmentChangeOrder(LinkedRecord):
+    """A change to a commitment's lines (both ERPs call it a CCO).
+
+    Its amount is the sum of its lines and may be negative (a deductive change). It can
+    be sent to accounting only once its commitment is synced with the ERP.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        VOID = "void", "Void"
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="change_orders")
+    title = models.CharField(max_length=255)
+    # Kept whole in the platform; the ERP keeps the first 1,000 characters.
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+
+    class Meta:
+        ordering = ["commitment", "number"]
+        verbose_name = "commitment change order"
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "number"], name="cco_number_unique"),
+            *_link_constraints("cco"),
+        ]
+        indexes = [
+            *_list_indexes("cco"),
+            models.Index(fields=["company", "export_state", "title", "id"], name="cco_by_title"),
+            models.Index(fields=["commitment", "erp_id"], name="cco_commitment_links"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CCO {self.number} on {self.commitment.number}"
+
+
+class ChangeOrderLineItem(models.Model):
+    """How much one line of the commitment changes; a line may be changed more than once."""
+
+    change_order = models.ForeignKey(
+        CommitmentChangeOrder, on_delete=models.CASCADE, related_name="line_items"
+    )
+    commitment_line = models.ForeignKey(
+        CommitmentLineItem, on_delete=models.PROTECT, related_name="change_order_lines"
+    )
+    description = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_line.cost_code} {self.amount:+}"
 
 
 class AuditEntry(models.Model):
@@ -329,6 +471,7 @@ class AuditEntry(models.Model):
     class RecordType(models.TextChoices):
         COMMITMENT = "commitment", "Commitment"
         INVOICE = "invoice", "Subcontractor Invoice"
+        CCO = "cco", "Commitment Change Order"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -43,17 +43,10 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
-from accounts.models import Company, DirectoryMembership, PermissionLevel, User
-from erp_integrations.models import (
-    AuditEntry,
-    Commitment,
-    ExportState,
-    SubcontractorInvoice,
-    SyncRun,
-    Vendor,
-)
-
-RecordModel = type[Commitment] | type[SubcontractorInvoice]
+from accounts.models import Company, PermissionLevel, User
+from accounts.permissions import companies_of
+from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
+from erp_integrations.models import AuditEntry, ExportState, LinkedRecord, SyncRun, Vendor
 
 #: Rows per page of the record lists.
 RECORD_PAGE_SIZE = 25
@@ -115,8 +108,8 @@ def clean_search(value: str | None) -> str:
     return (value or "").replace("\x00", "").strip()[:MAX_SEARCH_LENGTH]
 
 
-def _record_search(model: RecordModel, company_id: int, term: str) -> Q:
-    # Number and ERP id (and a commitment's title) through their trigram indexes; the
+def _record_search(kind: RecordKind, company_id: int, term: str) -> Q:
+    # Number, ERP id and the kind's own text columns through their trigram indexes; the
     # vendor through the few vendors whose names match, not a join over every row.
     matching_vendors = (
         Vendor.objects.filter(_contains("name", term), company_id=company_id).order_by().values("id")
@@ -126,47 +119,34 @@ def _record_search(model: RecordModel, company_id: int, term: str) -> Q:
         | Q(_contains("erp_id", term))
         | Q(_InSmallSubquery(F("vendor_id"), Subquery(matching_vendors)))
     )
-    if model is Commitment:
-        condition |= Q(_contains("title", term))
+    for field in kind.search_fields:
+        condition |= Q(_contains(field, term))
     return condition
 
 
 # --- sorting -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SortKey:
-    """One sortable column: its name in the URL, the model field and the column label."""
-
-    name: str
-    field: str
-    label: str
-    #: The direction a click on the column header sorts first.
-    descending_first: bool = False
+SortKey = SortColumn
+_NUMBER, _TITLE, _AMOUNT = NUMBER, TITLE, AMOUNT
+_SYNCED = SortColumn("synced", "linked_at", "Synced", descending_first=True)
+_UPDATED = SortColumn("updated", "updated_at", "Updated", descending_first=True)
 
 
-_NUMBER = SortKey("number", "number", "Number")
-_TITLE = SortKey("title", "title", "Title")
-_AMOUNT = SortKey("amount", "amount", "Amount", descending_first=True)
-_SYNCED = SortKey("synced", "linked_at", "Synced", descending_first=True)
-_UPDATED = SortKey("updated", "updated_at", "Updated", descending_first=True)
-
-
-def sort_keys(model: RecordModel, export_state: str) -> dict[str, SortKey]:
+def sort_keys(kind: RecordKind, export_state: str) -> dict[str, SortColumn]:
     """The sort keys a list offers; each has an index (company, export_state, key, id)."""
     # A ready or failed record has no link yet, so its list sorts by when it last
     # changed (sent, failed) instead of when it was synced.
     when = _SYNCED if export_state == ExportState.SYNCED else _UPDATED
-    keys = [when, _NUMBER, _TITLE, _AMOUNT] if model is Commitment else [when, _NUMBER, _AMOUNT]
-    return {key.name: key for key in keys}
+    return {key.name: key for key in (when, *kind.sort_columns)}
 
 
 def default_sort(export_state: str) -> str:
     return "-synced" if export_state == ExportState.SYNCED else "-updated"
 
 
-def clean_sort(model: RecordModel, export_state: str, value: str | None) -> str:
+def clean_sort(kind: RecordKind, export_state: str, value: str | None) -> str:
     """The sort as given if the list offers it, else the list's default."""
     value = value or ""
-    if value.removeprefix("-") in sort_keys(model, export_state):
+    if value.removeprefix("-") in sort_keys(kind, export_state):
         return value
     return default_sort(export_state)
 
@@ -313,7 +293,7 @@ def _keyset_page[T: Model](
 
 def record_list_page(
     *,
-    model: RecordModel,
+    kind: RecordKind,
     company_id: int,
     export_state: str,
     search: str = "",
@@ -324,19 +304,22 @@ def record_list_page(
 ) -> Page:
     """A page of one of the tool's lists, e.g. *Commitments - Synced with Sage 300 CRE®*.
 
-    Rows come with their project and vendor (and an invoice's commitment) joined.
+    Rows come with the kind's related rows (project, vendor, the parent) joined, and
+    a synced list's with their link.
     Queries: one; two when searching for a term the trigram indexes can serve (see
     ``_search_probe``): the probe and the page. A common term (more than
     SEARCH_PROBE_LIMIT matches) whose matches are scarce among the SEARCH_WINDOW rows
     next in the list's order costs a third: the page again, sorted from the trigram
     indexes' matches (see ``_searched_rows``).
     """
-    sort = clean_sort(model, export_state, sort)
-    key = sort_keys(model, export_state)[sort.removeprefix("-")]
-    related = ("project", "vendor", "commitment") if model is SubcontractorInvoice else ("project", "vendor")
-    queryset = model.objects.select_related(*related)
+    sort = clean_sort(kind, export_state, sort)
+    key = sort_keys(kind, export_state)[sort.removeprefix("-")]
+    queryset = kind.objects()
+    if export_state == ExportState.SYNCED:
+        # The row says when the last completed sync found the ERP record gone.
+        queryset = queryset.select_related("link")
     search = clean_search(search)
-    few = _search_probe(model, company_id, export_state, search) if search else None
+    few = _search_probe(kind, company_id, export_state, search) if search else None
     if few is not None:
         # A rare term: page over its few matches, found by id. The company is fenced
         # off from the lists' indexes so that the planner cannot walk one of them
@@ -355,7 +338,7 @@ def record_list_page(
                 after=after,
                 before=before,
                 page_size=page_size,
-                search=_record_search(model, company_id, search),
+                search=_record_search(kind, company_id, search),
             )
         if search:
             # One or two characters say too little for a substring search (and no
@@ -445,7 +428,7 @@ def _fenced_company(company_id: int) -> Exact:
     return Exact(ExpressionWrapper(F("company_id") + 0, output_field=BigIntegerField()), company_id)
 
 
-def _search_probe(model: RecordModel, company_id: int, export_state: str, term: str) -> list[int] | None:
+def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: str) -> list[int] | None:
     """The ids of every match when there are at most SEARCH_PROBE_LIMIT, else None.
 
     PostgreSQL cannot tell how many rows ``ILIKE '%term%'`` matches, so for a list
@@ -458,9 +441,9 @@ def _search_probe(model: RecordModel, company_id: int, export_state: str, term: 
     if len(term) < _TRIGRAM_LENGTH:
         return None
     ids = list(
-        model.objects.filter(
+        kind.model.objects.filter(
             _fenced_company(company_id),
-            _record_search(model, company_id, term),
+            _record_search(kind, company_id, term),
             export_state=export_state,
         )
         .order_by()
@@ -469,10 +452,9 @@ def _search_probe(model: RecordModel, company_id: int, export_state: str, term: 
     return ids if len(ids) <= SEARCH_PROBE_LIMIT else None
 
 
-def record_for_company(*, model: RecordModel, company_id: int, record_id: int):
+def record_for_company(*, kind: RecordKind, company_id: int, record_id: int) -> LinkedRecord | None:
     """One record of the company with what its row shows, or None. Queries: one."""
-    related = ("project", "vendor", "commitment") if model is SubcontractorInvoice else ("project", "vendor")
-    return model.objects.select_related(*related).filter(company_id=company_id, pk=record_id).first()
+    return kind.objects().select_related("link").filter(company_id=company_id, pk=record_id).first()
 
 
 def sync_run_page(
@@ -580,17 +562,15 @@ def companies_for_user(
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    if user.is_superuser:
+    entries = companies_of(user, openable_only=openable_only)
+    if entries is None:
         companies = Company.objects.order_by("name", "id").values_list("id", "name")
         if company_id is not None:
             companies = companies.filter(pk=company_id)
         rows = companies[:limit] if limit else companies
         return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
-    entries = DirectoryMembership.objects.filter(user=user)
     if company_id is not None:
         entries = entries.filter(company_id=company_id)
-    if openable_only:
-        entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
     entries = entries.order_by("company__name", "company_id").values_list(
         "company_id", "company__name", "erp_integrations_level"
     )

@@ -21,10 +21,14 @@ from accounts.models import (
 )
 from accounts.services import membership_set_privilege
 from erp_integrations.connectors import get_connector
+from erp_integrations.kinds import kind_of
 from erp_integrations.models import (
+    ChangeOrderLineItem,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     ErpSystem,
     ExportState,
     SubcontractorInvoice,
@@ -147,16 +151,67 @@ def invoice(
     )
 
 
-def link(record: Commitment | SubcontractorInvoice, *, by: User | None = None):
+def link(record, *, by: User | None = None):
     """Export the record to its company's sandbox ERP and store the link, as Export does."""
+    kind = kind_of(record)
     connector = get_connector(record.company.erp_connection.erp_system)
-    if isinstance(record, Commitment):
-        erp_id = connector.export_commitment(record)
-    else:
-        erp_id = connector.export_invoice(record)
+    erp_id = connector.export(kind, record)
+    now = timezone.now()
+    record.link = ErpLink.objects.create(
+        kind=kind.slug,
+        record_id=record.pk,
+        company_id=record.company_id,
+        erp_id=erp_id,
+        linked_at=now,
+        linked_by=by,
+    )
     record.erp_id = erp_id
-    record.linked_at = timezone.now()
-    record.linked_by = by
+    record.linked_at = now
     record.export_state = ExportState.SYNCED
-    record.save(update_fields=["erp_id", "linked_at", "linked_by", "export_state", "updated_at"])
+    record.save(update_fields=["link", "erp_id", "linked_at", "export_state", "updated_at"])
     return record
+
+
+def change_order(
+    *,
+    commitment: Commitment,
+    number: str | None = None,
+    title: str = "Added scope",
+    export_state: str = ExportState.DRAFT,
+    amount: Decimal = Decimal("100.00"),
+    status: str = CommitmentChangeOrder.Status.APPROVED,
+) -> CommitmentChangeOrder:
+    """A CCO with one line against the commitment's first line (made if it has none)."""
+    n = next(_seq)
+    line = commitment.line_items.first() or CommitmentLineItem.objects.create(
+        commitment=commitment, cost_code="01-100", amount=Decimal("1000.00")
+    )
+    obj = CommitmentChangeOrder.objects.create(
+        company_id=commitment.company_id,
+        project_id=commitment.project_id,
+        vendor_id=commitment.vendor_id,
+        commitment=commitment,
+        number=number or f"{n % 100000}",
+        title=title,
+        amount=amount,
+        status=status,
+        export_state=export_state,
+    )
+    ChangeOrderLineItem.objects.create(change_order=obj, commitment_line=line, amount=amount)
+    return obj
+
+
+def bulk_link(records: list, *, erp_ids: list[str], linked_ats: list) -> list:
+    """Mark many saved records synced with links of these ERP ids (no sandbox ERP records)."""
+    if not records:
+        return records
+    kind = kind_of(records[0])
+    links = ErpLink.objects.bulk_create(
+        ErpLink(kind=kind.slug, record_id=r.pk, company_id=r.company_id, erp_id=e, linked_at=at)
+        for r, e, at in zip(records, erp_ids, linked_ats, strict=True)
+    )
+    for record, link in zip(records, links, strict=True):
+        record.export_state = ExportState.SYNCED
+        record.link, record.erp_id, record.linked_at = link, link.erp_id, link.linked_at
+    kind.model.objects.bulk_update(records, ["export_state", "link", "erp_id", "linked_at"])
+    return records

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from erp_integrations.models import Commitment, SubcontractorInvoice
+    from erp_integrations.kinds import RecordKind
+    from erp_integrations.models import Commitment, CommitmentChangeOrder, SubcontractorInvoice
 
 
 class ErpError(Exception):
@@ -42,25 +43,29 @@ class ErpConnector(ABC):
     #: The ERP's display name with ®, e.g. "Sage 300 CRE®".
     display_name: str
 
+    def validate(self, kind: RecordKind, record) -> list[ValidationProblem]:
+        """The ERP's own limits for a record of ``kind``, checked before anything is sent."""
+        return getattr(self, kind.connector_validate)(record)
+
     @abstractmethod
     def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
-        """The ERP's own limits, checked before anything is sent."""
+        """The ERP's own limits for a commitment."""
 
     @abstractmethod
     def validate_invoice(self, invoice: SubcontractorInvoice) -> list[ValidationProblem]:
         """The ERP's own limits for a requisition."""
 
     @abstractmethod
-    def export_commitment(self, commitment: Commitment) -> str:
-        """Create the commitment in the ERP (or find the one a previous try made); its id."""
+    def validate_cco(self, change_order: CommitmentChangeOrder) -> list[ValidationProblem]:
+        """The ERP's own limits for a commitment change order."""
 
     @abstractmethod
-    def export_invoice(self, invoice: SubcontractorInvoice) -> str:
-        """Create the requisition in the ERP (or find the one a previous try made); its id."""
+    def export(self, kind: RecordKind, record) -> str:
+        """Create the record in the ERP (or find the one a previous try made); its ERP id."""
 
     @abstractmethod
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
-        """Which of these ERP ids of ``kind`` ("commitment" or "invoice") still exist."""
+        """Which of these ERP ids of ``kind`` (a kind's slug: "commitment", "invoice", "cco") still exist."""
 
 
 def get_connector(erp_system: str) -> ErpConnector:

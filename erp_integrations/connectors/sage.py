@@ -19,13 +19,14 @@ from erp_integrations.connectors.base import (
     ErpUnavailable,
     ValidationProblem,
 )
-from erp_integrations.models import Commitment, ErpSystem, SubcontractorInvoice
+from erp_integrations.models import Commitment, CommitmentChangeOrder, ErpSystem, SubcontractorInvoice
 from erp_integrations.sandbox.models import SandboxRecord, SandboxSwitch
 from erp_integrations.sandbox.services import sandbox_model, sandbox_switch
 
 MAX_NUMBER = 12
 MAX_TITLE = 30
 MAX_VENDOR_NAME = 30
+MAX_CCO_TITLE = 30
 
 
 def _too_long(field: str, value: str, limit: int, erp: str) -> list[ValidationProblem]:
@@ -37,8 +38,10 @@ def _too_long(field: str, value: str, limit: int, erp: str) -> list[ValidationPr
 
 
 class SandboxConnector(ErpConnector):
-    #: ERP id formats, filled with the sandbox row's own sequence number.
+    #: ERP id formats per record kind, filled with the sandbox row's own sequence number.
     id_formats: dict[str, str]
+    #: The longest CCO number the ERP takes.
+    max_cco_number: int
 
     def __init__(self) -> None:
         self.model: type[SandboxRecord] = sandbox_model(self.erp_system)
@@ -87,7 +90,26 @@ class SandboxConnector(ErpConnector):
             )
         return problems
 
+    def validate_cco(self, change_order: CommitmentChangeOrder) -> list[ValidationProblem]:
+        erp = self.display_name
+        problems = [
+            *_too_long("number", change_order.number, self.max_cco_number, erp),
+            *_too_long("title", change_order.title, MAX_CCO_TITLE, erp),
+        ]
+        if change_order.commitment.erp_id is None:
+            problems.append(
+                ValidationProblem(
+                    "commitment", f"{change_order.commitment.number} must be synced with {erp} first."
+                )
+            )
+        if not change_order.line_items.exists():
+            problems.append(ValidationProblem("line_items", f"{erp} needs at least one changed line."))
+        return problems
+
     # --- export ------------------------------------------------------------------
+    def export(self, kind, record) -> str:
+        return self._export(kind.slug, kind.external_reference(record), kind.erp_payload(record))
+
     def _export(self, kind: str, reference: str, data: dict) -> str:
         delay = self._answer_delay()
         records = self.model.objects.using(self.alias)
@@ -117,28 +139,6 @@ class SandboxConnector(ErpConnector):
             erp_id = winner.erp_id
         self._wait(delay)
         return erp_id
-
-    def export_commitment(self, commitment: Commitment) -> str:
-        data = {
-            "number": commitment.number,
-            "title": commitment.title,
-            "kind": commitment.kind,
-            "vendor": commitment.vendor.name,
-            "amount": str(commitment.amount),
-            "project": commitment.project.number,
-        }
-        return self._export(SandboxRecord.Kind.COMMITMENT, f"commitment-{commitment.pk}", data)
-
-    def export_invoice(self, invoice: SubcontractorInvoice) -> str:
-        data = {
-            "number": invoice.number,
-            "commitment": invoice.commitment.erp_id,
-            "vendor": invoice.vendor.name,
-            "period_start": invoice.billing_period_start.isoformat(),
-            "period_end": invoice.billing_period_end.isoformat(),
-            "amount": str(invoice.amount),
-        }
-        return self._export(SandboxRecord.Kind.INVOICE, f"invoice-{invoice.pk}", data)
 
     # --- sync --------------------------------------------------------------------
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
@@ -172,7 +172,8 @@ class SandboxConnector(ErpConnector):
 class Sage300CreConnector(SandboxConnector):
     erp_system = ErpSystem.SAGE_300_CRE.value
     display_name = ErpSystem.SAGE_300_CRE.label
-    id_formats = {"commitment": "JC-{n:07d}", "invoice": "AP-REQ-{n:07d}"}
+    id_formats = {"commitment": "JC-{n:07d}", "invoice": "AP-REQ-{n:07d}", "cco": "CCO-{n:07d}"}
+    max_cco_number = 5
 
     def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
         erp = self.display_name
@@ -218,7 +219,33 @@ class Sage300CreConnector(SandboxConnector):
 class Sage100ContractorConnector(SandboxConnector):
     erp_system = ErpSystem.SAGE_100_CONTRACTOR.value
     display_name = ErpSystem.SAGE_100_CONTRACTOR.label
-    id_formats = {"commitment": "SC{n:06d}", "invoice": "RQ{n:06d}"}
+    id_formats = {"commitment": "SC{n:06d}", "invoice": "RQ{n:06d}", "cco": "CO{n:06d}"}
+    max_cco_number = 12
+
+    def _export(self, kind: str, reference: str, data: dict) -> str:
+        """As every ERP does; and a change to a purchase order is appended to that PO.
+
+        In Sage 100 Contractor® a purchase order's change order is kept on the PO
+        itself: its lines are added to the PO's, marked with the change order's id.
+        """
+        erp_id = super()._export(kind, reference, data)
+        if data.get("commitment_kind") == Commitment.Kind.PURCHASE_ORDER and data.get("commitment"):
+            self._append_to_purchase_order(data["commitment"], erp_id, data)
+        return erp_id
+
+    def _append_to_purchase_order(self, po_erp_id: str, change_erp_id: str, data: dict) -> None:
+        records = self.model.objects.using(self.alias)
+        with transaction.atomic(using=self.alias):
+            po = records.select_for_update().filter(erp_id=po_erp_id).first()
+            if po is None:
+                return
+            appended = [
+                line for line in po.data.get("change_orders", []) if line.get("change_order") != change_erp_id
+            ]
+            appended.append(
+                {"change_order": change_erp_id, "number": data["number"], "lines": data.get("lines", [])}
+            )
+            records.filter(pk=po.pk).update(data={**po.data, "change_orders": appended})
 
 
 CONNECTORS: dict[str, ErpConnector] = {

@@ -13,6 +13,7 @@ class SandboxRecord(models.Model):
     class Kind(models.TextChoices):
         COMMITMENT = "commitment", "Commitment"
         INVOICE = "invoice", "Requisition"
+        CCO = "cco", "CCO"
 
     #: The database alias this ERP's store lives in.
     database: str = ""

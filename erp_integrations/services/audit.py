@@ -1,17 +1,14 @@
-from erp_integrations.models import AuditEntry, Commitment, ErpSystem, SubcontractorInvoice
+"""The audit trail: every send, export, reject and unlink attempt, with its outcome."""
 
-
-def record_type_of(record: Commitment | SubcontractorInvoice) -> str:
-    if isinstance(record, Commitment):
-        return AuditEntry.RecordType.COMMITMENT
-    return AuditEntry.RecordType.INVOICE
+from erp_integrations.kinds import kind_of
+from erp_integrations.models import AuditEntry, ErpSystem, LinkedRecord
 
 
 def audit_record(
     *,
     user,
     action: str,
-    record: Commitment | SubcontractorInvoice,
+    record: LinkedRecord,
     erp_system: str | ErpSystem,
     outcome: str,
     message: str = "",
@@ -23,7 +20,7 @@ def audit_record(
         project_id=record.project_id,
         user=user,
         action=action,
-        record_type=record_type_of(record),
+        record_type=kind_of(record).slug,
         record_id=record.pk,
         record_number=record.number,
         erp_system=erp_system,

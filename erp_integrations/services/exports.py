@@ -1,4 +1,4 @@
-"""Send to Accounting, Export and Reject, for commitments and subcontractor invoices.
+"""Send to Accounting, Export and Reject, for a record of any kind (see ``kinds``).
 
 The life of a record: ``draft`` → Send to Accounting → ``ready`` (fields lock) →
 Export by an approver → ``synced`` (a link to the ERP record). An ERP failure leaves
@@ -21,30 +21,27 @@ How an export stays right under concurrency and faults:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from http import HTTPStatus
-
 from django.db import transaction
-from django.db.models import Model, Q
-from django.http import Http404
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.permissions import Action, CompanyAccess
+from accounts.permissions import Action, CompanyAccess, load_record
 from erp_integrations import locks
 from erp_integrations.connectors import ErpError, ErpTimeout, ValidationProblem, get_connector
+from erp_integrations.kinds import RecordKind
 from erp_integrations.models import (
     SENDABLE_STATES,
     AuditEntry,
-    Commitment,
     ErpConnection,
+    ErpLink,
     ErpSystem,
     ExportState,
-    SubcontractorInvoice,
+    LinkedRecord,
     company_erp_connection,
 )
 from erp_integrations.services.audit import audit_record
-from erp_integrations.services.results import ActionResult
+from erp_integrations.services.results import ActionResult, Outcome
 
 #: Longest rejection reason we keep; the reason is shown to whoever edits the record.
 MAX_REJECTION_REASON = 1000
@@ -52,109 +49,44 @@ MAX_REJECTION_REASON = 1000
 #: States from which an approver may export (failed = retry) or reject.
 EXPORTABLE_STATES = (ExportState.READY, ExportState.FAILED)
 
-Record = Commitment | SubcontractorInvoice
-
-
-@dataclass(frozen=True)
-class _RecordKind:
-    """What differs between commitments and subcontractor invoices."""
-
-    model: type[Commitment] | type[SubcontractorInvoice]
-    noun: str
-    claim_namespace: int
-    related: tuple[str, ...]
-
-
-COMMITMENT = _RecordKind(
-    model=Commitment,
-    noun="commitment",
-    claim_namespace=locks.EXPORT_COMMITMENT,
-    related=("company__erp_connection", "project", "vendor"),
-)
-INVOICE = _RecordKind(
-    model=SubcontractorInvoice,
-    noun="subcontractor invoice",
-    claim_namespace=locks.EXPORT_INVOICE,
-    related=("company__erp_connection", "project", "vendor", "commitment"),
-)
-
 
 # --- public services ------------------------------------------------------------------
-def commitment_send_to_accounting(*, user: User, commitment_id: int) -> ActionResult:
-    """Draft, rejected or failed → ready to export; its financial fields lock."""
-    return _send_to_accounting(COMMITMENT, user=user, record_id=commitment_id)
+def record_send_to_accounting(*, kind: RecordKind, user: User, record_id: int) -> ActionResult:
+    """Draft, rejected or failed → ready to export; the record's fields lock.
+
+    A record that belongs to another (an invoice or a CCO to its commitment) also needs
+    that one synced with the ERP.
+    """
+    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
+    return _send_to_accounting(kind, record, user=user)
 
 
-def subcontractor_invoice_send_to_accounting(*, user: User, invoice_id: int) -> ActionResult:
-    """As for commitments; an invoice also needs its commitment synced with the ERP."""
-    return _send_to_accounting(INVOICE, user=user, record_id=invoice_id)
-
-
-def commitment_export(*, user: User, commitment_id: int, access: CompanyAccess | None = None) -> ActionResult:
-    """Export a ready (or failed, to retry) commitment to the company's ERP and link it.
+def record_export(
+    *, kind: RecordKind, user: User, record_id: int, access: CompanyAccess | None = None
+) -> ActionResult:
+    """Export a ready (or failed, to retry) record to the company's ERP and link it.
 
     ``access``: the user's access to the company, when the caller has loaded it already.
     """
-    return _export(COMMITMENT, user=user, record_id=commitment_id, access=access)
+    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
+    return _export(kind, record, user=user)
 
 
-def subcontractor_invoice_export(
-    *, user: User, invoice_id: int, access: CompanyAccess | None = None
+def record_reject(
+    *, kind: RecordKind, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
 ) -> ActionResult:
-    """Export a ready (or failed) subcontractor invoice as a requisition and link it."""
-    return _export(INVOICE, user=user, record_id=invoice_id, access=access)
+    """Ready or failed → rejected with the reason; the record is editable again."""
+    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
+    return _reject(kind, record, user=user, reason=reason)
 
 
-def commitment_reject(
-    *, user: User, commitment_id: int, reason: str, access: CompanyAccess | None = None
-) -> ActionResult:
-    """Ready or failed → rejected with the reason; the commitment is editable again."""
-    return _reject(COMMITMENT, user=user, record_id=commitment_id, reason=reason, access=access)
-
-
-def subcontractor_invoice_reject(
-    *, user: User, invoice_id: int, reason: str, access: CompanyAccess | None = None
-) -> ActionResult:
-    """Ready or failed → rejected with the reason; the invoice is editable again."""
-    return _reject(INVOICE, user=user, record_id=invoice_id, reason=reason, access=access)
-
-
-# --- loading and wording --------------------------------------------------------------
-def _load(
-    kind: _RecordKind, *, user: User, record_id: int, action: Action, access: CompanyAccess | None = None
-) -> Record:
-    """The record with what every step needs, or 404 / AccessDenied.
-
-    Queries: 1) the record with its company, ERP connection, project and vendor (and an
-    invoice's commitment), 2)-3) the user's directory entry and project levels.
-    """
-    record = kind.model.objects.select_related(*kind.related).filter(pk=record_id).first()
-    if record is None:
-        raise Http404(f"No {kind.noun} with id {record_id}.")
-    access = CompanyAccess.reuse_or_load(access, user, record.company)
-    if not access.is_member:
-        # Outsiders learn nothing, not even that the record exists.
-        raise Http404(f"No {kind.noun} with id {record_id}.")
-    access.require(action, record.project)
-    return record
-
-
-def _connection(record: Record) -> ErpConnection | None:
-    return company_erp_connection(record.company)
-
-
-def _erp_system(record: Record) -> str:
-    connection = _connection(record)
+# --- wording --------------------------------------------------------------------------
+def _erp_system(record: LinkedRecord) -> str:
+    connection = company_erp_connection(record.company)
     return connection.erp_system if connection else ""
 
 
-def _label(record: Record) -> str:
-    if isinstance(record, Commitment):
-        return f"Commitment {record.number}"
-    return f"Subcontractor invoice {record.number} on {record.commitment.number}"
-
-
-def _state_words(record: Record) -> str:
+def _state_words(record: LinkedRecord) -> str:
     """How a record's state reads in a sentence: 'ready to export', 'synced with ...'."""
     state = record.export_state
     if state == ExportState.SYNCED:
@@ -172,7 +104,7 @@ def _problem_sentence(problem: ValidationProblem) -> str:
 
 
 def _refuse(
-    record: Record, *, user: User, action: str, message: str, status: int = HTTPStatus.CONFLICT
+    record: LinkedRecord, *, user: User, action: str, message: str, outcome: Outcome = Outcome.CONFLICT
 ) -> ActionResult:
     """Keep the refused attempt in the audit trail and say why."""
     audit_record(
@@ -183,19 +115,18 @@ def _refuse(
         outcome=AuditEntry.Outcome.REFUSED,
         message=message,
     )
-    return ActionResult(False, message, status, record)
+    return ActionResult(False, message, outcome, record)
 
 
-def _refresh_state(record: Record) -> None:
+def _refresh_state(record: LinkedRecord) -> None:
     """Re-read what another request may have changed since the record was loaded."""
-    record.refresh_from_db(fields=["export_state", "export_error", "erp_id", "linked_at", "linked_by"])
+    record.refresh_from_db(fields=["export_state", "export_error", "erp_id", "linked_at", "link"])
 
 
 # --- Send to Accounting ---------------------------------------------------------------
-def _send_to_accounting(kind: _RecordKind, *, user: User, record_id: int) -> ActionResult:
-    record = _load(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
-    label = _label(record)
-    refusal = _send_refusal(record, label)
+def _send_to_accounting(kind: RecordKind, record: LinkedRecord, *, user: User) -> ActionResult:
+    label = kind.label(record)
+    refusal = _send_refusal(kind, record, label)
     if refusal:
         return _refuse(record, user=user, action=AuditEntry.Action.SEND, message=refusal)
 
@@ -209,10 +140,10 @@ def _send_to_accounting(kind: _RecordKind, *, user: User, record_id: int) -> Act
         "updated_at": now,
     }
     # A sort of optimistic lock: the UPDATE only applies if nobody moved the record
-    # (or, for an invoice, unlinked its commitment) since we looked.
+    # (or unlinked the record it belongs to) since we looked.
     condition = Q(pk=record.pk, export_state__in=SENDABLE_STATES)
-    if isinstance(record, SubcontractorInvoice):
-        condition &= Q(commitment__export_state=ExportState.SYNCED)
+    if kind.parent_field:
+        condition &= Q(**{f"{kind.parent_field}__export_state": ExportState.SYNCED})
     with transaction.atomic():
         changed = kind.model.objects.filter(condition).update(**changes)
         if changed:
@@ -229,30 +160,29 @@ def _send_to_accounting(kind: _RecordKind, *, user: User, record_id: int) -> Act
         return ActionResult.success(f"{label} was sent to accounting and is ready to export.", record)
 
     _refresh_state(record)
-    if isinstance(record, SubcontractorInvoice):
-        record.commitment.refresh_from_db(fields=["export_state", "erp_id"])
-    refusal = _send_refusal(record, label) or f"{label} changed meanwhile; reload and try again."
+    parent = kind.parent(record)
+    if parent is not None:
+        parent.refresh_from_db(fields=["export_state", "erp_id", "linked_at", "link"])
+    refusal = _send_refusal(kind, record, label) or f"{label} changed meanwhile; reload and try again."
     return _refuse(record, user=user, action=AuditEntry.Action.SEND, message=refusal)
 
 
-def _send_refusal(record: Record, label: str) -> str:
+def _send_refusal(kind: RecordKind, record: LinkedRecord, label: str) -> str:
     if record.export_state not in SENDABLE_STATES:
         return f"{label} cannot be sent to accounting: it is {_state_words(record)}."
-    if isinstance(record, SubcontractorInvoice) and not record.commitment.is_linked:
+    parent = kind.parent(record)
+    if parent is not None and not parent.is_linked:
         return (
-            f"{label} cannot be sent to accounting until its commitment {record.commitment.number} "
-            f"is synced with {record.erp_name}. Export the commitment first."
+            f"{label} cannot be sent to accounting until its {kind.parent_field} {parent.number} "
+            f"is synced with {record.erp_name}. Export the {kind.parent_field} first."
         )
     return ""
 
 
 # --- Export -------------------------------------------------------------------------------
-def _export(
-    kind: _RecordKind, *, user: User, record_id: int, access: CompanyAccess | None = None
-) -> ActionResult:
-    record = _load(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
-    label = _label(record)
-    connection = _connection(record)
+def _export(kind: RecordKind, record: LinkedRecord, *, user: User) -> ActionResult:
+    label = kind.label(record)
+    connection = company_erp_connection(record.company)
     if connection is None or not connection.is_active:
         return _refuse(
             record,
@@ -261,7 +191,7 @@ def _export(
             message=f"{label} cannot be exported: this company has no active ERP connection.",
         )
 
-    with locks.try_claim(kind.claim_namespace, record.pk) as claimed:
+    with locks.try_claim(kind.lock_namespace, record.pk) as claimed:
         if not claimed:
             return _refuse(
                 record,
@@ -275,7 +205,7 @@ def _export(
 
 
 def _export_claimed(
-    kind: _RecordKind, record: Record, *, user: User, connection: ErpConnection, label: str
+    kind: RecordKind, record: LinkedRecord, *, user: User, connection: ErpConnection, label: str
 ) -> ActionResult:
     erp = connection.erp_name
     if record.export_state not in EXPORTABLE_STATES:
@@ -302,10 +232,7 @@ def _export_claimed(
         record.export_state = ExportState.READY
 
     connector = get_connector(connection.erp_system)
-    if isinstance(record, Commitment):
-        problems = connector.validate_commitment(record)
-    else:
-        problems = connector.validate_invoice(record)
+    problems = connector.validate(kind, record)
     if problems:
         sentences = [_problem_sentence(p) for p in problems]
         return _export_failed(
@@ -315,16 +242,14 @@ def _export_claimed(
             erp_system=connection.erp_system,
             error="\n".join(sentences),
             message=f"{label} cannot be exported to {erp}. " + " ".join(sentences),
-            status=HTTPStatus.UNPROCESSABLE_ENTITY,
+            outcome=Outcome.INVALID,
         )
 
     # The ERP call: outside any transaction of ours, under the claim only.
-    sent_commitment_erp_id = record.commitment.erp_id if isinstance(record, SubcontractorInvoice) else None
+    parent = kind.parent(record)
+    sent_parent_erp_id = parent.erp_id if parent is not None else None
     try:
-        if isinstance(record, Commitment):
-            erp_id = connector.export_commitment(record)
-        else:
-            erp_id = connector.export_invoice(record)
+        erp_id = connector.export(kind, record)
     except ErpError as exc:
         message = f"Export to {erp} failed: {exc}"
         if isinstance(exc, ErpTimeout):
@@ -338,23 +263,23 @@ def _export_claimed(
             erp_system=connection.erp_system,
             error=str(exc),
             message=message,
-            status=HTTPStatus.BAD_GATEWAY,
+            outcome=Outcome.ERP_FAILED,
         )
 
     with transaction.atomic():
-        locked = _lock_for_link(record)
+        locked = _lock_for_link(kind, record)
+        locked_parent = kind.parent(locked) if locked is not None else None
         if locked is None:
             refusal = f"{label} was deleted while it was being exported; nothing was linked."
         elif locked.export_state != ExportState.READY:
             record.export_state, record.erp_id = locked.export_state, locked.erp_id
             refusal = f"{label} was not linked: it is now {_state_words(record)}."
-        elif isinstance(locked, SubcontractorInvoice) and (
-            locked.commitment.export_state != ExportState.SYNCED
-            or locked.commitment.erp_id != sent_commitment_erp_id
+        elif locked_parent is not None and (
+            locked_parent.export_state != ExportState.SYNCED or locked_parent.erp_id != sent_parent_erp_id
         ):
             refusal = (
-                f"{label} was not linked: its commitment {locked.commitment.number} was unlinked "
-                f"from {erp} while the requisition was being exported."
+                f"{label} was not linked: its {kind.parent_field} {locked_parent.number} was unlinked "
+                f"from {erp} while the {kind.erp_noun(connection.erp_system)} was being exported."
             )
             # Show it among the failed exports, with why, rather than leave it ready.
             locked.export_state = ExportState.FAILED
@@ -378,24 +303,23 @@ def _export_claimed(
             return ActionResult.conflict(refusal, record)
 
         now = timezone.now()
+        link = ErpLink.objects.create(
+            kind=kind.slug,
+            record_id=locked.pk,
+            company_id=locked.company_id,
+            erp_id=erp_id,
+            linked_at=now,
+            linked_by=user,
+        )
+        locked.link = link
         locked.erp_id = erp_id
         locked.linked_at = now
-        locked.linked_by = user
-        locked.erp_missing_since = None
         locked.export_state = ExportState.SYNCED
         locked.export_error = ""
         locked.save(
-            update_fields=[
-                "erp_id",
-                "linked_at",
-                "linked_by",
-                "erp_missing_since",
-                "export_state",
-                "export_error",
-                "updated_at",
-            ]
+            update_fields=["link", "erp_id", "linked_at", "export_state", "export_error", "updated_at"]
         )
-        message = f"Exported to {erp} as {erp_id}."
+        message = " ".join([f"Exported to {erp} as {erp_id}.", *kind.erp_warnings(locked, erp)])
         audit_record(
             user=user,
             action=AuditEntry.Action.EXPORT,
@@ -408,34 +332,32 @@ def _export_claimed(
     return ActionResult.success(message, record)
 
 
-def _lock_for_link(record: Record) -> Record | None:
-    """Lock the record (and an invoice's commitment) for the linking transaction."""
-    if isinstance(record, SubcontractorInvoice):
-        # One query locks both rows: an unlink of the commitment waits for us, or we see it.
-        return (
-            SubcontractorInvoice.objects.select_for_update(of=("self", "commitment"))
-            .select_related("commitment")
-            .filter(pk=record.pk)
-            .first()
-        )
-    return Commitment.objects.select_for_update().filter(pk=record.pk).first()
+def _lock_for_link(kind: RecordKind, record: LinkedRecord) -> LinkedRecord | None:
+    """Lock the record (and the record it belongs to) for the linking transaction."""
+    records = kind.model.objects.filter(pk=record.pk)
+    if kind.parent_field:
+        # One query locks both rows: an unlink of the parent waits for us, or we see it.
+        records = records.select_related(kind.parent_field).select_for_update(of=("self", kind.parent_field))
+    else:
+        records = records.select_for_update()
+    return records.first()
 
 
-def _copy_link(source: Model, target: Record) -> None:
-    for name in ("erp_id", "linked_at", "linked_by", "erp_missing_since", "export_state", "export_error"):
+def _copy_link(source: LinkedRecord, target: LinkedRecord) -> None:
+    for name in ("link", "erp_id", "linked_at", "export_state", "export_error"):
         setattr(target, name, getattr(source, name))
     target.updated_at = source.updated_at
 
 
 def _export_failed(
-    kind: _RecordKind,
-    record: Record,
+    kind: RecordKind,
+    record: LinkedRecord,
     *,
     user: User,
     erp_system: str | ErpSystem,
     error: str,
     message: str,
-    status: int,
+    outcome: Outcome,
 ) -> ActionResult:
     """Record → failed with the ERP's words, no link, and a failed audit entry."""
     now = timezone.now()
@@ -455,15 +377,12 @@ def _export_failed(
             outcome=AuditEntry.Outcome.FAILED,
             message=message,
         )
-    return ActionResult(False, message, status, record)
+    return ActionResult(False, message, outcome, record)
 
 
 # --- Reject -------------------------------------------------------------------------------
-def _reject(
-    kind: _RecordKind, *, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
-) -> ActionResult:
-    record = _load(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
-    label = _label(record)
+def _reject(kind: RecordKind, record: LinkedRecord, *, user: User, reason: str) -> ActionResult:
+    label = kind.label(record)
     reason = (reason or "").strip()
     if not reason:
         return ActionResult.invalid(f"Please give a reason for rejecting {label}.", record)
@@ -475,7 +394,7 @@ def _reject(
         )
 
     # Same claim as Export: a record is never rejected while its export is in flight.
-    with locks.try_claim(kind.claim_namespace, record.pk) as claimed:
+    with locks.try_claim(kind.lock_namespace, record.pk) as claimed:
         if not claimed:
             return _refuse(
                 record,

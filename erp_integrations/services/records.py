@@ -22,10 +22,11 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import Http404
 
 from accounts.models import Project
-from accounts.permissions import Action, CompanyAccess
+from accounts.permissions import Action, CompanyAccess, load_project, load_record
+from erp_integrations import kinds
+from erp_integrations.kinds import RecordKind
 from erp_integrations.models import (
     Commitment,
     CommitmentLineItem,
@@ -34,11 +35,6 @@ from erp_integrations.models import (
     SubcontractorInvoice,
     Vendor,
 )
-
-#: Fields a user edits on a commitment; all of them are locked while ready or synced.
-COMMITMENT_FIELDS = ("kind", "number", "title", "vendor", "status")
-#: Fields a user edits on a subcontractor invoice; all locked while ready or synced.
-INVOICE_FIELDS = ("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status")
 
 
 class ChangeRefused(Exception):
@@ -91,53 +87,37 @@ def commitment_delete_refusal(commitment: Commitment, *, invoice_count: int) -> 
     return ""
 
 
-def _access(user, company, *, action: Action, project) -> CompanyAccess:
-    access = CompanyAccess.load(user, company)
-    if not access.is_member:
-        # Outsiders do not learn that the record exists.
-        raise Http404("No such record.")
-    access.require(action, project)
-    return access
-
-
 def project_get_for_user(*, user, project_id: int, action: Action = Action.VIEW_COMMITMENTS):
     """The project with its company and ERP connection, and the user's access to it."""
-    project = (
-        Project.objects.select_related("company", "company__erp_connection").filter(pk=project_id).first()
-    )
-    if project is None:
-        raise Http404("No such project.")
-    access = _access(user, project.company, action=action, project=project)
-    return project, access
+    return load_project(user, project_id, action)
+
+
+def record_get_for_user(
+    *,
+    kind: RecordKind,
+    user,
+    record_id: int,
+    project_id: int | None = None,
+    action: Action = Action.VIEW_COMMITMENTS,
+):
+    """The record (with project, company, ERP connection, related rows) if the user may ``action`` it."""
+    return load_record(kind, user=user, record_id=record_id, action=action, project_id=project_id)
 
 
 def commitment_get_for_user(
     *, user, commitment_id: int, project_id: int | None = None, action: Action = Action.VIEW_COMMITMENTS
 ) -> tuple[Commitment, CompanyAccess]:
-    """The commitment (with project, company, ERP connection, vendor) if the user may ``action`` it."""
-    qs = Commitment.objects.select_related("project", "company", "company__erp_connection", "vendor")
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    commitment = qs.filter(pk=commitment_id).first()
-    if commitment is None:
-        raise Http404("No such commitment.")
-    access = _access(user, commitment.company, action=action, project=commitment.project)
-    return commitment, access
+    return record_get_for_user(
+        kind=kinds.COMMITMENT, user=user, record_id=commitment_id, project_id=project_id, action=action
+    )
 
 
 def subcontractor_invoice_get_for_user(
     *, user, invoice_id: int, project_id: int | None = None, action: Action = Action.VIEW_COMMITMENTS
 ) -> tuple[SubcontractorInvoice, CompanyAccess]:
-    qs = SubcontractorInvoice.objects.select_related(
-        "project", "company", "company__erp_connection", "vendor", "commitment"
+    return record_get_for_user(
+        kind=kinds.INVOICE, user=user, record_id=invoice_id, project_id=project_id, action=action
     )
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    invoice = qs.filter(pk=invoice_id).first()
-    if invoice is None:
-        raise Http404("No such subcontractor invoice.")
-    access = _access(user, invoice.company, action=action, project=invoice.project)
-    return invoice, access
 
 
 @dataclass(frozen=True)
@@ -168,15 +148,11 @@ def project_commitments_page(
 
 def _lock_row(model, *, pk: int, user):
     """The row locked for this transaction, after the permission check on fresh data."""
-    record = (
-        model.objects.select_for_update(of=("self",))
-        .select_related("project", "company", "company__erp_connection")
-        .filter(pk=pk)
-        .first()
+    kind = kinds.BY_MODEL[model]
+    locking = model.objects.select_for_update(of=("self",)).select_related(
+        "project", "company", "company__erp_connection"
     )
-    if record is None:
-        raise Http404("No such record.")
-    _access(user, record.company, action=Action.EDIT_COMMITMENTS, project=record.project)
+    record, _ = load_record(kind, user=user, record_id=pk, action=Action.EDIT_COMMITMENTS, queryset=locking)
     return record
 
 
@@ -363,7 +339,7 @@ def commitment_update(
         _save_unique(
             commitment,
             number_message=_commitment_number_message(number),
-            update_fields=[*COMMITMENT_FIELDS, "amount", "updated_at"],
+            update_fields=[*kinds.COMMITMENT.editable_fields, "amount", "updated_at"],
         )
         commitment.line_items.all().delete()
         for item in items:
@@ -498,7 +474,7 @@ def subcontractor_invoice_update(
         _save_unique(
             invoice,
             number_message=_invoice_number_message(number),
-            update_fields=[*INVOICE_FIELDS, "updated_at"],
+            update_fields=[*kinds.INVOICE.editable_fields, "updated_at"],
         )
     return invoice
 

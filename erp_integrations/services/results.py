@@ -1,39 +1,58 @@
+"""What an action did, in the domain's words; the views map outcomes to HTTP statuses."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import Any
 
-if TYPE_CHECKING:
-    from erp_integrations.models import Commitment, SubcontractorInvoice
+
+class Outcome(StrEnum):
+    #: Done (green).
+    DONE = "done"
+    #: Refused by the state of things: the ERP record is still there, another user
+    #: already unlinked it, linked children remain, an export is in flight.
+    CONFLICT = "conflict"
+    #: The input or the ERP's own limits refuse the record.
+    INVALID = "invalid"
+    #: The ERP could not be reached or failed.
+    ERP_FAILED = "erp_failed"
+    #: A service of ours (the task queue) is not reachable right now.
+    UNAVAILABLE = "unavailable"
+    #: The user lacks a requirement (set by the views from an ``AccessDenied``).
+    FORBIDDEN = "forbidden"
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What an action did, the message to show and the HTTP status a view answers with.
+    """What an action did and the message to show.
 
-    200: done (green). 409: refused by the state of things (the ERP record is still
-    there, another user already unlinked it, linked invoices remain). 422: the ERP's own
-    limits refuse the record. 502: the ERP could not be reached or failed.
+    ``blocking``: the records that stand in the way (linked children of a commitment
+    being unlinked), with their kinds, so a page can name and link each.
     """
 
     ok: bool
     message: str
-    status: int = HTTPStatus.OK
-    record: Commitment | SubcontractorInvoice | None = None
+    outcome: Outcome = Outcome.DONE
+    record: Any = None
+    blocking: tuple[tuple[Any, Any], ...] = ()
 
     @classmethod
     def success(cls, message: str, record=None) -> ActionResult:
-        return cls(True, message, HTTPStatus.OK, record)
+        return cls(True, message, Outcome.DONE, record)
 
     @classmethod
-    def conflict(cls, message: str, record=None) -> ActionResult:
-        return cls(False, message, HTTPStatus.CONFLICT, record)
+    def conflict(cls, message: str, record=None, *, blocking=()) -> ActionResult:
+        return cls(False, message, Outcome.CONFLICT, record, tuple(blocking))
 
     @classmethod
     def invalid(cls, message: str, record=None) -> ActionResult:
-        return cls(False, message, HTTPStatus.UNPROCESSABLE_ENTITY, record)
+        return cls(False, message, Outcome.INVALID, record)
 
     @classmethod
     def erp_failed(cls, message: str, record=None) -> ActionResult:
-        return cls(False, message, HTTPStatus.BAD_GATEWAY, record)
+        return cls(False, message, Outcome.ERP_FAILED, record)
+
+    @classmethod
+    def unavailable(cls, message: str, record=None) -> ActionResult:
+        return cls(False, message, Outcome.UNAVAILABLE, record)

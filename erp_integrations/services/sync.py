@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
-from http import HTTPStatus
 from operator import or_
 
 from celery.schedules import crontab, maybe_schedule
@@ -29,24 +28,18 @@ from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from accounts.models import Company
-from accounts.permissions import AccessDenied, Action, CompanyAccess
+from accounts.permissions import Action, CompanyAccess, NotFound
 from erp_integrations import locks
 from erp_integrations.connectors import ErpConnector, ErpError, get_connector
-from erp_integrations.models import Commitment, ErpConnection, SubcontractorInvoice, SyncRun
+from erp_integrations.kinds import KINDS, RecordKind
+from erp_integrations.models import ErpConnection, ErpLink, SyncRun
 from erp_integrations.services.results import ActionResult
 
 logger = logging.getLogger(__name__)
-
-#: What the ERP calls each kind of record we link, and where the links live.
-LINKED_KINDS: tuple[tuple[str, type[Commitment] | type[SubcontractorInvoice]], ...] = (
-    ("commitment", Commitment),
-    ("invoice", SubcontractorInvoice),
-)
 
 #: Marks applied per statement at the end of a run (PostgreSQL: two arrays per statement);
 #: about a batch, so the statement being built never holds more than a batch does.
@@ -139,16 +132,14 @@ def _run(
     )
     logger.info("Sync %s of %s started (%s links).", run.pk, connection, run.links_total)
     try:
+        # Every kind's links live in one table, so the changes of all kinds are kept
+        # together and applied by the same statements.
+        changes = _Changes()
         checked = 0
-        changes: dict[str, _Changes] = {}
-        for kind, model in LINKED_KINDS:
-            changes[kind], checked = _compare(run, model, kind, connector, checked)
+        for kind in KINDS:
+            checked = _compare(run, kind, connector, changes, checked)
         with transaction.atomic():
-            missing_found = reappeared = 0
-            for kind, model in LINKED_KINDS:
-                found, back = _apply(run, model, changes[kind])
-                missing_found += found
-                reappeared += back
+            missing_found, reappeared = _apply(run, changes)
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.links_checked = checked
@@ -181,27 +172,32 @@ def _run(
     return run
 
 
-def _linked(model, company_id: int, started_at: datetime):
-    # Served by the partial index (company, id) WHERE erp_id IS NOT NULL. A run judges
-    # the links that existed when it started; one made meanwhile waits for the next run.
-    # (Should clocks differ a little between machines, a link judged early is still
-    # judged right: its ERP record was made before the link was stored.)
-    return model.objects.filter(company_id=company_id, erp_id__isnull=False, linked_at__lte=started_at)
+def _live_links(company_id: int, started_at: datetime):
+    # Served by the partial index (company, kind, id) WHERE unlinked_at IS NULL. A run
+    # judges the links that existed when it started; one made meanwhile waits for the
+    # next run. (Should clocks differ a little between machines, a link judged early is
+    # still judged right: its ERP record was made before the link was stored.)
+    return ErpLink.objects.filter(company_id=company_id, unlinked_at__isnull=True, linked_at__lte=started_at)
+
+
+def _linked(kind: RecordKind, company_id: int, started_at: datetime):
+    return _live_links(company_id, started_at).filter(kind=kind.slug)
 
 
 def _links_total(company_id: int, started_at: datetime) -> int:
-    return sum(_linked(model, company_id, started_at).count() for _kind, model in LINKED_KINDS)
+    """Every kind's links at once: they share one table."""
+    return _live_links(company_id, started_at).count()
 
 
-def _batches(model, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, int | None]]]:
-    """The company's links in id order, one batch at a time (keyset pagination)."""
+def _batches(kind: RecordKind, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, int | None]]]:
+    """The company's live links of one kind in id order, a batch at a time (keyset pagination)."""
     last_id = 0
     while True:
         batch = list(
-            _linked(model, run.connection.company_id, run.started_at)
+            _linked(kind, run.connection.company_id, run.started_at)
             .filter(id__gt=last_id)
             .order_by("id")
-            .values_list("id", "erp_id", "erp_missing_since_id")[:size]
+            .values_list("id", "erp_id", "missing_since_id")[:size]
         )
         if not batch:
             return
@@ -211,12 +207,11 @@ def _batches(model, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, in
         last_id = batch[-1][0]
 
 
-def _compare(run: SyncRun, model, kind: str, connector: ErpConnector, checked: int) -> tuple[_Changes, int]:
+def _compare(run: SyncRun, kind: RecordKind, connector: ErpConnector, changes: _Changes, checked: int) -> int:
     """Ask the ERP about every link of this kind; keep only what changed."""
-    changes = _Changes()
-    for batch in _batches(model, run, settings.SYNC_BATCH_SIZE):
+    for batch in _batches(kind, run, settings.SYNC_BATCH_SIZE):
         # The ERP is asked outside any transaction of ours; nothing is held meanwhile.
-        present = connector.existing_ids(kind, [erp_id for _pk, erp_id, _missing in batch])
+        present = connector.existing_ids(kind.slug, [erp_id for _pk, erp_id, _missing in batch])
         for pk, erp_id, missing_since in batch:
             if missing_since is None and erp_id not in present:
                 changes.newly_missing.add(pk, erp_id)
@@ -225,36 +220,37 @@ def _compare(run: SyncRun, model, kind: str, connector: ErpConnector, checked: i
         checked += len(batch)
         # Progress for the status page; one cheap UPDATE per batch.
         SyncRun.objects.filter(pk=run.pk).update(links_checked=checked)
-    return changes, checked
+    return checked
 
 
-def _apply(run: SyncRun, model, changes: _Changes) -> tuple[int, int]:
-    """Write the run's marks; how many links went missing and how many came back.
+def _apply(run: SyncRun, changes: _Changes) -> tuple[int, int]:
+    """Write the run's marks on the links; how many went missing and how many came back.
 
-    Each mark is guarded by the ERP id the run observed and by the mark it saw, so a
-    link unlinked (or made again) while the run was asking the ERP is left alone.
+    Each mark is guarded by the ERP id the run observed, by the mark it saw and by the
+    link still being live, so a link unlinked (or made again) while the run was asking
+    the ERP is left alone. Only the link table is written, never a record's row.
     """
     if db_connection.vendor == "postgresql":
         return (
-            _apply_postgresql(model, changes.newly_missing, run.pk),
-            _apply_postgresql(model, changes.reappeared, None),
+            _apply_postgresql(changes.newly_missing, run.pk),
+            _apply_postgresql(changes.reappeared, None),
         )
     return (
-        _apply_portable(model, changes.newly_missing, run.pk),
-        _apply_portable(model, changes.reappeared, None),
+        _apply_portable(changes.newly_missing, run.pk),
+        _apply_portable(changes.reappeared, None),
     )
 
 
-def _apply_postgresql(model, marks: _Marks, run_id: int | None) -> int:
+def _apply_postgresql(marks: _Marks, run_id: int | None) -> int:
     if not marks:
         return 0
-    table = db_connection.ops.quote_name(model._meta.db_table)
+    table = db_connection.ops.quote_name(ErpLink._meta.db_table)
     # Newly missing: only links still unmarked; reappeared: only links still marked.
-    guard = "r.erp_missing_since_id IS NULL" if run_id is not None else "r.erp_missing_since_id IS NOT NULL"
+    guard = "l.missing_since_id IS NULL" if run_id is not None else "l.missing_since_id IS NOT NULL"
     sql = (
-        f"UPDATE {table} AS r SET erp_missing_since_id = %s "  # noqa: S608 - table name from the model
+        f"UPDATE {table} AS l SET missing_since_id = %s "  # noqa: S608 - table name from the model
         "FROM unnest(%s::bigint[], %s::text[]) AS c(id, erp_id) "
-        f"WHERE r.id = c.id AND r.erp_id = c.erp_id AND {guard}"
+        f"WHERE l.id = c.id AND l.erp_id = c.erp_id AND l.unlinked_at IS NULL AND {guard}"
     )
     changed = 0
     with db_connection.cursor() as cursor:
@@ -264,14 +260,14 @@ def _apply_postgresql(model, marks: _Marks, run_id: int | None) -> int:
     return changed
 
 
-def _apply_portable(model, marks: _Marks, run_id: int | None) -> int:
+def _apply_portable(marks: _Marks, run_id: int | None) -> int:
     changed = 0
     for ids, erp_ids in marks.chunks(APPLY_CHUNK_PORTABLE):
         observed = reduce(or_, (Q(pk=pk, erp_id=erp_id) for pk, erp_id in zip(ids, erp_ids, strict=True)))
         changed += (
-            model.objects.filter(observed)
-            .filter(erp_missing_since__isnull=run_id is not None)
-            .update(erp_missing_since_id=run_id)
+            ErpLink.objects.filter(observed, unlinked_at__isnull=True)
+            .filter(missing_since__isnull=run_id is not None)
+            .update(missing_since_id=run_id)
         )
     return changed
 
@@ -279,13 +275,15 @@ def _apply_portable(model, marks: _Marks, run_id: int | None) -> int:
 # --- Sync now --------------------------------------------------------------------------
 
 
-def sync_now_request(*, user, company: Company) -> ActionResult:
-    """Queue a sync of the company's connection now, the same task the hourly run uses."""
-    decision = CompanyAccess.load(user, company).check(Action.SYNC_NOW)
-    if not decision.is_member:
-        raise Http404("No such company.")
-    if not decision:
-        raise AccessDenied(decision)
+def sync_now_request(*, user, company: Company, access: CompanyAccess | None = None) -> ActionResult:
+    """Queue a sync of the company's connection now, the same task the hourly run uses.
+
+    ``access``: the user's access to the company, when the caller has loaded it already.
+    """
+    access = CompanyAccess.reuse_or_load(access, user, company)
+    if not access.is_member:
+        raise NotFound("No such company.")
+    access.require(Action.SYNC_NOW)
 
     connection = ErpConnection.objects.filter(company=company).first()
     if connection is None or not connection.is_active:
@@ -317,11 +315,9 @@ def sync_now_request(*, user, company: Company) -> ActionResult:
         except (KombuError, OSError):
             logger.exception("Sync now for %s could not be queued.", connection)
             _forget_sync_now(connection)
-            return ActionResult(
-                False,
+            return ActionResult.unavailable(
                 "The sync could not be queued: the task queue is not reachable right now. "
-                "Try Sync now again in a few minutes; the hourly sync resumes once the queue is back.",
-                HTTPStatus.SERVICE_UNAVAILABLE,
+                "Try Sync now again in a few minutes; the hourly sync resumes once the queue is back."
             )
     return ActionResult.success(
         f"Sync started. It checks every link with {connection.erp_name}; "

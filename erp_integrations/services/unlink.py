@@ -15,88 +15,52 @@ or not, is kept in the audit trail in that same transaction.
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import Http404
+from django.db.models import Value
 from django.utils import timezone
 
-from accounts.permissions import AccessDenied, Action, CompanyAccess
-from erp_integrations.models import (
-    AuditEntry,
-    Commitment,
-    ExportState,
-    SubcontractorInvoice,
-    company_erp_connection,
-)
+from accounts.permissions import Action, CompanyAccess, load_record
+from erp_integrations.kinds import BY_SLUG, RecordKind
+from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, company_erp_connection
 from erp_integrations.services.audit import audit_record
 from erp_integrations.services.results import ActionResult
 
 SUCCESS_MESSAGE = "Successfully Unlinked"
+#: Linked children named one by one in a refusal; more are counted.
+CHILDREN_NAMED = 10
 
 
-def commitment_unlink(*, user, commitment_id: int, access: CompanyAccess | None = None) -> ActionResult:
-    """``access``: the user's access to the company, when the caller has loaded it already."""
-    return _unlink(user=user, model=Commitment, record_id=commitment_id, access=access)
-
-
-def subcontractor_invoice_unlink(
-    *, user, invoice_id: int, access: CompanyAccess | None = None
+def record_unlink(
+    *, kind: RecordKind, user, record_id: int, access: CompanyAccess | None = None
 ) -> ActionResult:
-    """``access``: the user's access to the company, when the caller has loaded it already."""
-    return _unlink(user=user, model=SubcontractorInvoice, record_id=invoice_id, access=access)
+    """Unlink one record once the last completed sync saw its ERP record gone.
 
-
-def still_in_erp_message(record: Commitment | SubcontractorInvoice, erp_name: str) -> str:
-    """The articles' red words; the ERP calls a subcontractor invoice a requisition."""
-    word = "commitment" if isinstance(record, Commitment) else "requisition"
-    return f"The {word} is still in {erp_name}. Please delete it before retrying."
-
-
-def _noun(record: Commitment | SubcontractorInvoice) -> str:
-    return "commitment" if isinstance(record, Commitment) else "subcontractor invoice"
-
-
-def _erp_of(record: Commitment | SubcontractorInvoice) -> tuple[str, str]:
-    """(ErpSystem value, display name) of the record's company connection."""
-    connection = company_erp_connection(record.company)
-    return (connection.erp_system if connection else ""), record.erp_name
-
-
-def _unlink(
-    *,
-    user,
-    model: type[Commitment] | type[SubcontractorInvoice],
-    record_id: int,
-    access: CompanyAccess | None = None,
-) -> ActionResult:
-    not_found = Http404(f"No {model._meta.verbose_name} with id {record_id}.")
+    ``access``: the user's access to the company, when the caller has loaded it already.
+    """
     with transaction.atomic():
         # 1) The record, its row locked, with company, connection and project. Reading
-        # it under the lock means the link is judged as it is now, not as it was a
-        # moment ago: another unlink, an export or the sync's marks may just have
-        # committed. One load, so an unlink costs one round trip fewer; a refused
+        # it under the lock means it is judged as it is now, not as it was a moment
+        # ago: another unlink or an export may just have committed. A refused
         # permission rolls back and has held the row for a moment only.
-        record = (
-            model.objects.select_related("company__erp_connection", "project")
+        locking = (
+            kind.model.objects.select_related("company__erp_connection", "project")
             .select_for_update(of=("self",))
-            .filter(pk=record_id)
             .order_by("pk")
-            .first()
         )
-        if record is None:
-            raise not_found
         # 2-3) The user's directory entry and project levels, unless the caller passed
-        # them for this user and the record's own company.
-        access = CompanyAccess.reuse_or_load(access, user, record.company)
-        decision = access.check(Action.UNLINK, record.project)
-        if not decision.is_member:
-            # Outsiders learn nothing, not even that the record exists.
-            raise not_found
-        if not decision:
-            raise AccessDenied(decision)
+        # them for this user and the record's own company. Outsiders get NotFound.
+        record, _ = load_record(
+            kind, user=user, record_id=record_id, action=Action.UNLINK, access=access, queryset=locking
+        )
+        # 4) Its live link, locked too: the sync's marks are written to the link's row,
+        # so a run finishing now either waits for us or has committed what we read.
+        link = (
+            ErpLink.objects.select_for_update().filter(pk=record.link_id).first() if record.link_id else None
+        )
+        connection = company_erp_connection(record.company)
+        erp_system = connection.erp_system if connection else ""
+        erp_name = record.erp_name
 
-        erp_system, erp_name = _erp_of(record)
-        noun = _noun(record)
-
-        def refuse(message: str, erp_id: str) -> ActionResult:
+        def refuse(message: str, erp_id: str, blocking=()) -> ActionResult:
             audit_record(
                 user=user,
                 action=AuditEntry.Action.UNLINK,
@@ -106,44 +70,36 @@ def _unlink(
                 message=message,
                 erp_id=erp_id,
             )
-            return ActionResult.conflict(message, record)
+            return ActionResult.conflict(message, record, blocking=blocking)
 
-        erp_id = record.erp_id
-
-        if erp_id is None:
-            return refuse(f"This {noun} is not linked to {erp_name} any more: it was already unlinked.", "")
-        if isinstance(record, Commitment):
-            # 4) Invoices still linked to this commitment (index on (commitment, erp_id)).
-            linked_invoices = SubcontractorInvoice.objects.filter(
-                commitment_id=record.pk, erp_id__isnull=False
-            ).count()
-            if linked_invoices:
-                invoices = f"{linked_invoices} subcontractor invoice" + ("s" if linked_invoices > 1 else "")
-                them = "it" if linked_invoices == 1 else "them"
-                return refuse(
-                    f"This commitment has {invoices} synced with {erp_name}. "
-                    f"Unlink {them} first, then unlink the commitment.",
-                    erp_id,
-                )
-        if record.erp_missing_since_id is None:
+        if link is None:
+            return refuse(
+                f"This {kind.noun} is not linked to {erp_name} any more: it was already unlinked.", ""
+            )
+        # 5) Children still linked to this record, per child kind (index on (parent, erp_id)).
+        blocking = _linked_children(kind, record)
+        if blocking:
+            return refuse(_children_refusal(kind, blocking, erp_system, erp_name), link.erp_id, blocking)
+        if link.missing_since_id is None:
             # The last completed sync saw the ERP record, or none has run since export.
-            return refuse(still_in_erp_message(record, erp_name), erp_id)
+            return refuse(kind.still_in_erp_message(erp_system, erp_name), link.erp_id)
 
-        # 5) Clear the link; the record is a draft again, editable and deletable.
+        # 6) Clear the record's link (a draft again, editable and deletable) and close
+        # the link itself, which stays as the record's link history.
         now = timezone.now()
         cleared = {
+            "link": None,
             "erp_id": None,
             "linked_at": None,
-            "linked_by_id": None,
-            "erp_missing_since_id": None,
             "export_state": ExportState.DRAFT,
             "export_error": "",
             "updated_at": now,
         }
-        model.objects.filter(pk=record.pk).update(**cleared)
+        kind.model.objects.filter(pk=record.pk).update(**cleared)
+        ErpLink.objects.filter(pk=link.pk).update(unlinked_at=now, unlinked_by=user)
         for field, value in cleared.items():
             setattr(record, field, value)
-        # 6) The audit entry, with the ERP id the link had.
+        # 7) The audit entry, with the ERP id the link had.
         audit_record(
             user=user,
             action=AuditEntry.Action.UNLINK,
@@ -151,6 +107,54 @@ def _unlink(
             erp_system=erp_system,
             outcome=AuditEntry.Outcome.SUCCESS,
             message=SUCCESS_MESSAGE,
-            erp_id=erp_id,
+            erp_id=link.erp_id,
         )
     return ActionResult.success(SUCCESS_MESSAGE, record)
+
+
+def _linked_children(kind: RecordKind, record: LinkedRecord) -> list[tuple[RecordKind, LinkedRecord]]:
+    """The record's children still linked to the ERP, as (kind, child): one query for every kind.
+
+    Children carry what naming and linking them needs (number, project, the parent).
+    """
+    child_kinds = kind.child_kinds
+    if not child_kinds:
+        return []
+    queries = [
+        child_kind.model.objects.filter(**{f"{child_kind.parent_field}_id": record.pk}, erp_id__isnull=False)
+        .annotate(child_kind=Value(child_kind.slug))
+        .values_list("child_kind", "pk", "number", "project_id")
+        .order_by()
+        for child_kind in child_kinds
+    ]
+    rows = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+    found = []
+    for slug, pk, number, project_id in sorted(rows[: CHILDREN_NAMED * len(child_kinds) + 1], key=_by_number):
+        child_kind = BY_SLUG[slug]
+        child = child_kind.model(pk=pk, number=number, project_id=project_id)
+        setattr(child, child_kind.parent_field, record)
+        found.append((child_kind, child))
+    return found
+
+
+def _by_number(row: tuple) -> tuple:
+    slug, pk, number, _project_id = row
+    return (slug, number, pk)
+
+
+def _children_refusal(
+    kind: RecordKind, blocking: list[tuple[RecordKind, LinkedRecord]], erp_system: str, erp_name: str
+) -> str:
+    """'This commitment has 2 CCOs synced with Sage 300 CRE® (CCO 1, CCO 2). Unlink them first, …'."""
+    parts = []
+    for child_kind in dict.fromkeys(child_kind for child_kind, _ in blocking):
+        children = [child for k, child in blocking if k is child_kind]
+        noun = child_kind.erp_noun(erp_system, plural=len(children) > 1)
+        count = f"{len(children)}" if len(children) <= CHILDREN_NAMED else f"more than {CHILDREN_NAMED}"
+        names = ", ".join(child.number for child in children[:CHILDREN_NAMED])
+        parts.append(f"{count} {noun} ({names})")
+    them = "it" if len(blocking) == 1 else "them"
+    return (
+        f"This {kind.noun} has " + " and ".join(parts) + f" synced with {erp_name}. "
+        f"Unlink {them} first, then unlink the {kind.noun}."
+    )

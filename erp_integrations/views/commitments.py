@@ -7,12 +7,10 @@ Locked records (waiting for export, or synced) are shown read-only with the reas
 
 from __future__ import annotations
 
-from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -20,8 +18,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import PermissionLevel, Project
-from accounts.permissions import AccessDenied, Action, CompanyAccess
+from accounts.permissions import Action, CompanyAccess, projects_visible_to, signed_in
+from erp_integrations import kinds
 from erp_integrations.forms import (
     CommitmentForm,
     LineItemFormSet,
@@ -35,25 +33,9 @@ from erp_integrations.services.records import ChangeRefused
 PAGE_SIZE = 50
 
 
-def project_tool_view(view):
-    """The project's Commitments tool: signed-in users only; a refusal answers 403 with its reason.
-
-    (The company's ERP Integrations tool has its own, ``common.tool_view``, which also loads
-    the company; these views load their record and its access through ``services.records``.)
-    """
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except AccessDenied as denied:
-            return forbidden(request, denied.decision.reason)
-
-    return login_required(wrapper)
-
-
-def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
-    return render(request, "commitments/forbidden.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
+#: The project's Commitments tool: signed-in users only. Each view loads its project or
+#: record for the user (``accounts.permissions``); refusals become 404 / 403 in ``views.errors``.
+project_tool_view = signed_in
 
 
 def _detail_url(commitment: Commitment) -> str:
@@ -67,15 +49,7 @@ def _detail_url(commitment: Commitment) -> str:
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
     """The projects whose Commitments tool the user may open."""
-    user = request.user
-    projects = Project.objects.select_related("company").order_by("company__name", "number")
-    if not user.is_superuser:
-        # A directory entry in the project's company and at least Read Only on its tool.
-        projects = projects.filter(
-            permissions__user=user,
-            permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
-            company__directory__user=user,
-        )
+    projects = projects_visible_to(request.user).order_by("company__name", "number")
     q = request.GET.get("q", "").strip()[:100]
     if q:
         projects = projects.filter(Q(number__icontains=q) | Q(name__icontains=q))
@@ -293,6 +267,8 @@ def commitment_send(request: HttpRequest, project_id: int, pk: int) -> HttpRespo
     commitment, _ = records.commitment_get_for_user(
         user=request.user, commitment_id=pk, project_id=project_id
     )
-    result = exports.commitment_send_to_accounting(user=request.user, commitment_id=commitment.pk)
+    result = exports.record_send_to_accounting(
+        kind=kinds.COMMITMENT, user=request.user, record_id=commitment.pk
+    )
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect(_detail_url(commitment))

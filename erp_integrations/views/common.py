@@ -1,8 +1,9 @@
-"""What every view of the ERP Integrations tool shares: sign-in, the company, refusals.
+"""What every view of the ERP Integrations tool shares: the company's tool, the panel.
 
-One access helper, ``tool_view``, loads the company with its ERP connection and what
-the user may do there (``CompanyAccess``, loaded once per request) before the view
-runs. Outsiders get 404, members who may not open the tool get 403 with the reason.
+The access decorator, ``tool_view``, is the permission module's ``company_view``: it
+loads the company with its ERP connection and what the user may do there
+(``CompanyAccess``, loaded once per request) before the view runs. Outsiders get 404,
+members who may not open the tool 403 with the reason (``views.errors``).
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Company
-from accounts.permissions import AccessDenied, Action, CompanyAccess
+from accounts.permissions import Action, CompanyAccess, company_view
+from accounts.permissions import signed_in as signed_in
 from erp_integrations import selectors
 from erp_integrations.models import NO_ERP_NAME, ErpConnection, company_erp_connection
 from erp_integrations.services.sync import SyncStatus
+from erp_integrations.views.errors import flash_response
 
 #: Companies listed in the header's switcher; the rest are one click away.
 SWITCHER_LIMIT = 20
@@ -56,46 +57,13 @@ class Tool:
         return self.connection.erp_name if self.connection else NO_ERP_NAME
 
 
-def load_tool(request: HttpRequest, company_id: int) -> Tool:
-    """The company, its connection and the user's access, or 404 / AccessDenied.
-
-    Queries: 1) the company with its connection, 2) the user's directory entry,
-    3) the user's levels on the company's projects.
-    """
-    company = Company.objects.select_related("erp_connection").filter(pk=company_id).first()
-    if company is None:
-        raise Http404("No such company.")
-    access = CompanyAccess.load(request.user, company)
-    if not access.is_member:
-        # Outsiders learn nothing, not even that the company exists.
-        raise Http404("No such company.")
-    access.require(Action.VIEW_TOOL)
-    return Tool(company=company, connection=company_erp_connection(company), access=access)
-
-
-def login_redirect(request: HtmxHttpRequest) -> HttpResponse:
-    """Send a signed-out user to the sign-in page, then back to where they were.
-
-    An HTMX request would otherwise swap the sign-in page into a table row, so it is
-    told to load the sign-in page as a whole page instead.
-    """
-    if request.htmx:
-        current = request.htmx.current_url_abs_path or "/"
-        return HttpResponseClientRedirect(redirect_to_login(current).url)
-    return redirect_to_login(request.get_full_path())
-
-
 def tool_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Sign-in, then the tool of ``company_id`` for the view as its second argument."""
 
+    @company_view
     @wraps(view)
-    def wrapper(request: HtmxHttpRequest, company_id: int, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return login_redirect(request)
-        try:
-            tool = load_tool(request, company_id)
-        except AccessDenied as denied:
-            return denied_response(request, denied, company_id=company_id)
+    def wrapper(request: HtmxHttpRequest, access: CompanyAccess, *args, **kwargs) -> HttpResponse:
+        tool = Tool(company=access.company, connection=company_erp_connection(access.company), access=access)
         if request.method == "GET" and not request.htmx:
             remember_company(request, tool.company)
         return view(request, tool, *args, **kwargs)
@@ -111,35 +79,6 @@ def remember_company(request: HttpRequest, company: Company) -> None:
     """
     if request.session.get(LAST_COMPANY_KEY) != company.pk:
         request.session[LAST_COMPANY_KEY] = company.pk
-
-
-def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """login_required that answers HTMX requests with a whole-page redirect."""
-
-    @wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return login_redirect(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def denied_response(
-    request: HtmxHttpRequest, denied: AccessDenied, *, company_id: int | None
-) -> HttpResponse:
-    """403 with the reason: which requirement is missing."""
-    reason = denied.decision.reason
-    if request.htmx:
-        return flash_response(request, reason, ok=False, status=HTTPStatus.FORBIDDEN)
-    context = {"reason": reason, "company_id": company_id, **switcher_context(request)}
-    return render(request, "erp/denied.html", context, status=HTTPStatus.FORBIDDEN)
-
-
-def flash_response(request: HttpRequest, message: str, *, ok: bool, status: int) -> HttpResponse:
-    """A message for the page's message area, whatever element made the request."""
-    response = render(request, "base.html#flash_message", {"message": message, "ok": ok}, status=status)
-    return reswap(retarget(response, "#flash"), "innerHTML")
 
 
 def csrf_failure(request: HtmxHttpRequest, reason: str = "") -> HttpResponse:
@@ -191,7 +130,7 @@ def panel_context(
     if here:
         progress_query["next"] = here
     if tab is not None:
-        progress_query["tab"] = tab.slug
+        progress_query["tab"] = tab.tab_slug
     # The panel refreshes itself from the same place, keeping the page and tab it is on.
     panel_query = {name: progress_query[name] for name in ("next", "tab") if name in progress_query}
     last = status.last_completed if status is not None else None
@@ -203,6 +142,10 @@ def panel_context(
         "erp_name": tool.erp_name,
         "status": status,
         "can_sync_now": tool.access.check(Action.SYNC_NOW),
+        # What the user deletes in the ERP before an unlink, in the ERP's own noun.
+        "erp_noun": tab.erp_noun(tool.connection.erp_system)
+        if tab is not None and tool.connection
+        else "record",
         "polling": polling,
         "progress_url": reverse("erp_sync_progress", kwargs={"company_id": tool.company.pk})
         + "?"

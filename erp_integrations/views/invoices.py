@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import Action, CompanyAccess
+from erp_integrations import kinds
 from erp_integrations.forms import SubcontractorInvoiceForm, apply_errors
 from erp_integrations.models import SENDABLE_STATES, Commitment, SubcontractorInvoice, company_erp_name
 from erp_integrations.services import records
@@ -174,6 +175,6 @@ def invoice_send(request: HttpRequest, project_id: int, iid: int) -> HttpRespons
     invoice, _ = records.subcontractor_invoice_get_for_user(
         user=request.user, invoice_id=iid, project_id=project_id
     )
-    result = exports.subcontractor_invoice_send_to_accounting(user=request.user, invoice_id=invoice.pk)
+    result = exports.record_send_to_accounting(kind=kinds.INVOICE, user=request.user, record_id=invoice.pk)
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect(_detail_url(invoice))

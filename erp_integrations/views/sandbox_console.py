@@ -6,18 +6,16 @@ List a sandbox ERP's records, delete or restore them, and flip its fault switch
 
 from __future__ import annotations
 
-from functools import wraps
-from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import NotFound, may_use_sandbox_console, staff_view
 from erp_integrations.forms import SandboxModeForm
 from erp_integrations.models import ErpSystem
 from erp_integrations.sandbox import services as sandbox
@@ -28,26 +26,13 @@ PAGE_SIZE = 50
 STAFF_ONLY = "The sandbox ERP console is for platform staff only."
 
 
-def staff_only(view):
-    """Anonymous users go to sign-in; signed-in users who are not staff get a 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (user.is_active and user.is_staff):
-            return render(
-                request, "commitments/forbidden.html", {"reason": STAFF_ONLY}, status=HTTPStatus.FORBIDDEN
-            )
-        return view(request, *args, **kwargs)
-
-    return wrapper
+#: Staff only: anonymous users go to sign-in, signed-in users who are not staff get a 403.
+staff_only = staff_view(may_use_sandbox_console, STAFF_ONLY)
 
 
 def _erp(erp_system: str) -> ErpSystem:
     if erp_system not in sandbox.STORES:
-        raise Http404("No such sandbox ERP.")
+        raise NotFound("No such sandbox ERP.")
     return ErpSystem(erp_system)
 
 

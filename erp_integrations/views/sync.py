@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from http import HTTPStatus
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -15,7 +14,7 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from accounts.permissions import AccessDenied
 from erp_integrations import selectors
-from erp_integrations.services.results import ActionResult
+from erp_integrations.services.results import ActionResult, Outcome
 from erp_integrations.services.sync import SyncStatus, sync_now_request, sync_status
 from erp_integrations.views.common import (
     HtmxHttpRequest,
@@ -25,6 +24,7 @@ from erp_integrations.views.common import (
     switcher_context,
     tool_view,
 )
+from erp_integrations.views.errors import status_of
 from erp_integrations.views.tool import TABS
 
 #: HTMX stops polling when a response has this status.
@@ -94,9 +94,9 @@ def sync_now(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     """Queue a sync now (Admin on ERP Integrations); refused politely while one runs."""
     requested_at = timezone.now()
     try:
-        result = sync_now_request(user=request.user, company=tool.company)
+        result = sync_now_request(user=request.user, company=tool.company, access=tool.access)
     except AccessDenied as denied:
-        result = ActionResult(False, denied.decision.reason, HTTPStatus.FORBIDDEN)
+        result = ActionResult(False, denied.decision.reason, Outcome.FORBIDDEN)
     here = safe_next(request, reverse("erp_sync", kwargs={"company_id": tool.company.pk}))
     if not request.htmx:
         messages.add_message(request, messages.SUCCESS if result.ok else messages.ERROR, result.message)
@@ -110,7 +110,7 @@ def sync_now(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
         here=here,
         tab=TABS.get(request.POST.get("tab", "")),
     )
-    return render(request, "erp/sync.html#sync_panel", context, status=result.status)
+    return render(request, "erp/sync.html#sync_panel", context, status=status_of(result))
 
 
 @require_GET

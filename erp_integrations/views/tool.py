@@ -12,15 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat, linebreaksbr
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -31,11 +29,12 @@ from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
 
-from accounts.permissions import AccessDenied, Action, Decision
+from accounts.permissions import AccessDenied, Action, Decision, NotFound
 from erp_integrations import selectors
-from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.kinds import BY_TAB, KINDS, RecordKind
+from erp_integrations.models import ExportState, LinkedRecord
 from erp_integrations.services import exports, unlink
-from erp_integrations.services.results import ActionResult
+from erp_integrations.services.results import ActionResult, Outcome
 from erp_integrations.services.sync import sync_status
 from erp_integrations.views.common import (
     LAST_COMPANY_KEY,
@@ -47,60 +46,18 @@ from erp_integrations.views.common import (
     switcher_context,
     tool_view,
 )
-
+from erp_integrations.views.errors import status_of
 
 # --- what the tool shows -------------------------------------------------------------------
-@dataclass(frozen=True)
-class TabSpec:
-    """One tab of the tool: a record type, its words and its services."""
+#: The tabs: one per record kind, by its slug in URLs.
+TABS: dict[str, RecordKind] = BY_TAB
+FIRST_TAB = KINDS[0].tab_slug
 
-    slug: str
-    title: str
-    model: selectors.RecordModel
-    #: The word of the articles' red message: the ERP calls an invoice a requisition.
-    erp_word: str
-    #: action name -> service taking (user, record id[, reason])
-    services: dict[str, Callable[..., ActionResult]]
-    #: The record's page in the project's Commitments tool (project id, record id).
-    detail_url_name: str
-
-    def detail_url(self, record) -> str:
-        return reverse(self.detail_url_name, args=[record.project_id, record.pk])
-
-
-def _commitment_service(service):
-    return lambda *, user, record_id, **extra: service(user=user, commitment_id=record_id, **extra)
-
-
-def _invoice_service(service):
-    return lambda *, user, record_id, **extra: service(user=user, invoice_id=record_id, **extra)
-
-
-TABS: dict[str, TabSpec] = {
-    "commitments": TabSpec(
-        slug="commitments",
-        title="Commitments",
-        model=Commitment,
-        erp_word="commitment",
-        services={
-            "unlink": _commitment_service(unlink.commitment_unlink),
-            "export": _commitment_service(exports.commitment_export),
-            "reject": _commitment_service(exports.commitment_reject),
-        },
-        detail_url_name="commitment_detail",
-    ),
-    "subcontractor-invoices": TabSpec(
-        slug="subcontractor-invoices",
-        title="Subcontractor Invoices",
-        model=SubcontractorInvoice,
-        erp_word="requisition",
-        services={
-            "unlink": _invoice_service(unlink.subcontractor_invoice_unlink),
-            "export": _invoice_service(exports.subcontractor_invoice_export),
-            "reject": _invoice_service(exports.subcontractor_invoice_reject),
-        },
-        detail_url_name="invoice_detail",
-    ),
+#: Action name -> the service it calls, each taking (kind, user, record id, access[, reason]).
+ACTION_SERVICES: dict[str, Callable[..., ActionResult]] = {
+    "unlink": unlink.record_unlink,
+    "export": exports.record_export,
+    "reject": exports.record_reject,
 }
 
 #: List slug in URLs -> export state, in the order a tab shows them.
@@ -128,14 +85,14 @@ AT_TAG = "erp-at:"
 NEXT_TAG = "erp-next:"
 
 
-def list_title(tab: TabSpec, list_slug: str, erp_name: str) -> str:
+def list_title(tab: RecordKind, list_slug: str, erp_name: str) -> str:
     """The articles' list titles, with the ERP's own name."""
     words = {
         "ready": "Ready to Export",
         "failed": "Failed to Export",
-        "synced": f"Synced with {erp_name}",
+        "synced": f"{tab.synced_words} {erp_name}",
     }
-    return f"{tab.title} - {words[list_slug]}"
+    return f"{tab.list_title} - {words[list_slug]}"
 
 
 @dataclass
@@ -179,7 +136,8 @@ def _placed(message: Message) -> PlacedMessage:
 
 @dataclass
 class RecordRow:
-    record: Commitment | SubcontractorInvoice
+    kind: RecordKind
+    record: LinkedRecord
     list_slug: str
     actions: list[RowAction] = field(default_factory=list)
     #: True when the list says once, above its rows, why these buttons are disabled.
@@ -194,7 +152,7 @@ class RecordRow:
 
     @property
     def dom_id(self) -> str:
-        return f"{self.list_slug}-{self.record.record_type}-{self.record.pk}"
+        return f"{self.list_slug}-{self.kind.slug}-{self.record.pk}"
 
     # The flash's words for the template, without failed lookups on a row that has none.
     @property
@@ -261,14 +219,9 @@ def _label(record, field_name: str) -> str:
 _LABELS: dict[tuple[type, str], dict] = {}
 
 
-def _display(record, list_slug: str, *, is_commitment: bool) -> RowDisplay:
-    if is_commitment:
-        title = record.title
-        sub = _label(record, "kind")
-    else:
-        start = date_filter(record.billing_period_start, "j M Y")
-        title = f"{start} – {date_filter(record.billing_period_end, 'j M Y')}"
-        sub = f"on {record.commitment.number} · {record.commitment.title}"
+def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
+    title = kind.row_title(record)
+    sub = kind.row_sub(record)
     synced = list_slug == "synced"
     when_iso, when_date, when_time = _dates(record.linked_at if synced else record.updated_at)
     project = record.project
@@ -284,7 +237,7 @@ def _display(record, list_slug: str, *, is_commitment: bool) -> RowDisplay:
         project_number=escape(project.number),
         amount=floatformat(record.amount, "2g"),
         status=escape(_label(record, "status")),
-        erp_missing=bool(synced and record.erp_missing_since_id),
+        erp_missing=synced and record.erp_missing,
         erp_id=escape(record.erp_id or ""),
         when_iso=when_iso,
         when_date=when_date,
@@ -311,10 +264,10 @@ class _ActionUrls:
 
 
 def _record_row(
-    tool: Tool, tab: TabSpec, record, list_slug: str, urls: _ActionUrls | None = None
+    tool: Tool, tab: RecordKind, record, list_slug: str, urls: _ActionUrls | None = None
 ) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
-    urls = urls or _ActionUrls(tool.company.pk, tab.slug)
+    urls = urls or _ActionUrls(tool.company.pk, tab.tab_slug)
     actions = [
         RowAction(
             name=name,
@@ -324,8 +277,8 @@ def _record_row(
         )
         for name in LIST_ACTIONS[list_slug]
     ]
-    row = RecordRow(record=record, list_slug=list_slug, actions=actions)
-    row.show = _display(record, list_slug, is_commitment=tab.slug == "commitments")
+    row = RecordRow(kind=tab, record=record, list_slug=list_slug, actions=actions)
+    row.show = _display(tab, record, list_slug)
     row.denied_id = f"{row.dom_id}-denied"
     return row
 
@@ -338,7 +291,7 @@ def _query_without(query: QueryDict, *names: str) -> QueryDict:
 
 
 def _list_context(
-    request: HtmxHttpRequest, tool: Tool, tab: TabSpec, list_slug: str, query: QueryDict | None = None
+    request: HtmxHttpRequest, tool: Tool, tab: RecordKind, list_slug: str, query: QueryDict | None = None
 ) -> dict:
     """One list of a tab: its page of rows and the links that search, sort and page it.
 
@@ -349,7 +302,7 @@ def _list_context(
     prefix = f"{list_slug}-"
     query = request.GET if query is None else query
     page = selectors.record_list_page(
-        model=tab.model,
+        kind=tab,
         company_id=tool.company.pk,
         export_state=LISTS[list_slug],
         search=query.get(prefix + "q", ""),
@@ -358,9 +311,9 @@ def _list_context(
         before=query.get(prefix + "before", ""),
     )
     search = selectors.clean_search(query.get(prefix + "q", ""))
-    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.slug})
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug})
     list_url = reverse(
-        "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.slug, "list_slug": list_slug}
+        "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug}
     )
     # Links keep the other lists' state and this list's search and sort.
     base = _query_without(query, prefix + "after", prefix + "before")
@@ -372,7 +325,7 @@ def _list_context(
         return params.urlencode()
 
     columns = []
-    for key in selectors.sort_keys(tab.model, LISTS[list_slug]).values():
+    for key in selectors.sort_keys(tab, LISTS[list_slug]).values():
         active = page.sort.removeprefix("-") == key.name
         descending = page.sort.startswith("-")
         if active:
@@ -391,7 +344,7 @@ def _list_context(
     # The search form carries the rest of the state, so a search keeps the sort and
     # the other lists as they are.
     hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
-    urls = _ActionUrls(tool.company.pk, tab.slug)
+    urls = _ActionUrls(tool.company.pk, tab.tab_slug)
     rows = [_record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row.
@@ -401,13 +354,13 @@ def _list_context(
         denied_note = " ".join(rows[0].denied_reasons)
         for row in rows:
             row.reason_in_list = True
-            row.denied_id = f"{tab.slug}-{list_slug}-denied"
+            row.denied_id = f"{tab.tab_slug}-{list_slug}-denied"
     return {
         "slug": list_slug,
         "prefix": prefix,
         "denied_note": denied_note,
         "title": list_title(tab, list_slug, tool.erp_name),
-        "dom_id": f"{tab.slug}-{list_slug}",
+        "dom_id": f"{tab.tab_slug}-{list_slug}",
         "page": page,
         "rows": rows,
         "search": search,
@@ -488,10 +441,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
             user=request.user, limit=1, openable_only=True, company_id=last
         )
         if openable:
-            return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
+            return redirect("erp_tab", company_id=openable[0].id, tab=FIRST_TAB)
     openable = selectors.companies_for_user(user=request.user, limit=1, openable_only=True)
     if openable:
-        return redirect("erp_tab", company_id=openable[0].id, tab="commitments")
+        return redirect("erp_tab", company_id=openable[0].id, tab=FIRST_TAB)
     return redirect("company_list")
 
 
@@ -512,7 +465,7 @@ def company_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @tool_view
 def tool_home(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
-    return redirect("erp_tab", company_id=tool.company.pk, tab="commitments")
+    return redirect("erp_tab", company_id=tool.company.pk, tab=FIRST_TAB)
 
 
 @require_GET
@@ -529,7 +482,7 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     """
     spec = TABS[tab]
     status = sync_status(connection=tool.connection) if tool.connection else None
-    context = _tool_context(request, tool, active=spec.slug)
+    context = _tool_context(request, tool, active=spec.tab_slug)
     context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
     lists = [_list_context(request, tool, spec, slug) for slug in LISTS]
     anchored, rest = _take_messages(request)
@@ -555,7 +508,7 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
     """
     spec = TABS[tab]
     if not request.htmx:
-        url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug})
+        url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     query = _merged_query(request, prefix=f"{list_slug}-")
     context = {
@@ -584,38 +537,41 @@ def record_action(
     Plain form: back to the page at the row (or its list), with the message there.
     """
     spec = TABS[tab]
-    record = selectors.record_for_company(model=spec.model, company_id=tool.company.pk, record_id=record_id)
+    record = selectors.record_for_company(kind=spec, company_id=tool.company.pk, record_id=record_id)
     if record is None:
         # Unknown ids and other companies' records alike.
-        raise Http404("No such record in this company.")
+        raise NotFound("No such record in this company.")
     shown_in = STATE_TO_LIST.get(record.export_state)
     extra = {"reason": request.POST.get("reason", "")} if action == "reject" else {}
-    # The service checks the permission with the access this request loaded already.
-    extra["access"] = tool.access
     try:
-        result = spec.services[action](user=request.user, record_id=record.pk, **extra)
+        # The service checks the permission with the access this request loaded already.
+        result = ACTION_SERVICES[action](
+            kind=spec, user=request.user, record_id=record.pk, access=tool.access, **extra
+        )
     except AccessDenied as denied:
-        result = ActionResult(False, denied.decision.reason, HTTPStatus.FORBIDDEN, record)
+        result = ActionResult(False, denied.decision.reason, Outcome.FORBIDDEN, record)
 
     if action == "unlink" and result.ok and result.record is not None:
         # Unlinked: the service's record, read under its lock, is the record as it is now.
         fresh = result.record
     else:
         # Read the record again: the service may have moved it to another list.
-        fresh = selectors.record_for_company(
-            model=spec.model, company_id=tool.company.pk, record_id=record.pk
-        )
+        fresh = selectors.record_for_company(kind=spec, company_id=tool.company.pk, record_id=record.pk)
     now_in = STATE_TO_LIST.get(fresh.export_state) if fresh else None
     list_slug = shown_in or now_in or ACTION_LIST[action]
     stays = now_in is not None and now_in == shown_in
     # After an unlink the record can be edited: say where.
     next_url = spec.detail_url(record) if result.ok and action == "unlink" else ""
-    here = safe_next(request, reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.slug}))
+    here = safe_next(
+        request, reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
+    )
+    # What stands in the way (a commitment's linked invoices and CCOs), each linked.
+    blocking = [(kind.label(child), kind.detail_url(child)) for kind, child in result.blocking]
 
     if not request.htmx:
         # The row while it is still in its list, else the list it left: the browser
         # scrolls there, and the tab shows the message there.
-        anchor = f"{list_slug}-{record.record_type}-{record.pk}" if stays else f"{spec.slug}-{list_slug}"
+        anchor = f"{list_slug}-{spec.slug}-{record.pk}" if stays else f"{spec.tab_slug}-{list_slug}"
         tags = AT_TAG + anchor + (f" {NEXT_TAG}{next_url}" if next_url else "")
         level = messages.SUCCESS if result.ok else messages.ERROR
         messages.add_message(request, level, message_about(record, result.message), extra_tags=tags)
@@ -635,6 +591,7 @@ def record_action(
         "ok": result.ok,
         "next_url": next_url,
         "next_label": NEXT_STEP_LABEL,
+        "blocking": blocking,
         "here": here,
         "csrf_input": csrf_input(request),
     }
@@ -643,7 +600,7 @@ def record_action(
     body = render_to_string("erp/tab.html#record", context, request) + render_to_string(
         "erp/sync.html#sync_panel", panel, request
     )
-    response = HttpResponse(body, status=result.status)
+    response = HttpResponse(body, status=status_of(result))
     if now_in and now_in != shown_in:
         # The record joined another list of this tab (exported: synced; export failed:
         # failed); that list shows it after a refresh of its own.

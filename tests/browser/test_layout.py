@@ -4,10 +4,11 @@ a row's buttons and date are on screen without scrolling sideways."""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from erp_integrations.models import Commitment, SubcontractorInvoice
+from erp_integrations.models import Commitment, ErpLink, SubcontractorInvoice
 from tests.browser.steps import open_erp_tool, open_tab, record_list, record_row, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -28,10 +29,16 @@ def _long_numbers_and_ids() -> None:
     SubcontractorInvoice.objects.filter(project__name="Airport Terminal B", number="PAY-APP-2026-11").update(
         number=LONG_NUMBER
     )
-    Commitment.objects.filter(project__name="Harbor Tower", number="SC-001").update(erp_id=LONG_ERP_ID)
-    SubcontractorInvoice.objects.filter(
-        project__name="Airport Terminal B", number="1", export_state="synced"
-    ).update(erp_id=LONG_ERP_ID)
+    # The link's ERP id and the record's copy change together (a constraint holds them equal).
+    for records in (
+        Commitment.objects.filter(project__name="Harbor Tower", number="SC-001"),
+        SubcontractorInvoice.objects.filter(
+            project__name="Airport Terminal B", number="1", export_state="synced"
+        ),
+    ):
+        with transaction.atomic():
+            ErpLink.objects.filter(pk__in=records.values("link_id")).update(erp_id=LONG_ERP_ID)
+            records.update(erp_id=LONG_ERP_ID)
 
 
 def _overflowing_cells(page: Page) -> list[str]:

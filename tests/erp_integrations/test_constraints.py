@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DirectoryMembership, ProjectPermission
@@ -17,6 +17,7 @@ from erp_integrations.models import (
     Commitment,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     ExportState,
     SubcontractorInvoice,
     SyncRun,
@@ -99,13 +100,52 @@ def test_an_erp_id_on_a_record_that_is_not_synced_is_refused(subcontract, state)
         )
 
 
-def test_a_missing_mark_on_an_unlinked_record_is_refused(subcontract):
-    run = SyncRun.objects.create(
-        connection=ErpConnection.objects.get(company=subcontract.company),
-        started_at=timezone.now(),
+def _link_row(record, erp_id: str = "JC-0000009") -> ErpLink:
+    return ErpLink.objects.create(
+        kind="commitment",
+        record_id=record.pk,
+        company=record.company,
+        erp_id=erp_id,
+        linked_at=timezone.now(),
     )
+
+
+def test_a_synced_record_without_a_link_row_is_refused(subcontract):
     with refused():
-        Commitment.objects.filter(pk=subcontract.pk).update(erp_missing_since=run)
+        Commitment.objects.filter(pk=subcontract.pk).update(
+            export_state=ExportState.SYNCED, erp_id="JC-0000001", linked_at=timezone.now()
+        )
+
+
+def test_a_records_copy_of_its_erp_id_must_be_its_links(subcontract):
+    link = _link_row(subcontract)
+    with refused(), transaction.atomic():
+        Commitment.objects.filter(pk=subcontract.pk).update(
+            export_state=ExportState.SYNCED, link=link, erp_id="JC-0000001", linked_at=link.linked_at
+        )
+        # The composite foreign key is checked at commit; ask for it now.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_record_has_at_most_one_live_link(subcontract):
+    _link_row(subcontract, "JC-0000009")
+    with refused():
+        _link_row(subcontract, "JC-0000010")
+
+
+def test_an_unlinked_link_stays_as_history_beside_a_new_one(subcontract):
+    old = _link_row(subcontract, "JC-0000009")
+    ErpLink.objects.filter(pk=old.pk).update(unlinked_at=timezone.now())
+    _link_row(subcontract, "JC-0000009")
+    assert ErpLink.objects.filter(kind="commitment", record_id=subcontract.pk).count() == 2
+
+
+def test_one_live_link_per_erp_id_in_a_company(subcontract):
+    other = factories.commitment(project=subcontract.project)
+    _link_row(subcontract, "JC-0000009")
+    with refused():
+        _link_row(other, "JC-0000009")
 
 
 def test_invoice_synced_without_an_erp_id_is_refused(subcontract):
@@ -135,17 +175,23 @@ def test_invoice_number_is_unique_per_subcontract(subcontract):
         factories.invoice(commitment=subcontract, number="1")
 
 
+def _synced(record, erp_id: str) -> int:
+    link = _link_row(record, erp_id)
+    return Commitment.objects.filter(pk=record.pk).update(
+        export_state=ExportState.SYNCED, link=link, erp_id=erp_id, linked_at=link.linked_at
+    )
+
+
 def test_erp_id_is_unique_within_a_company(project, subcontract):
-    linked = dict(export_state=ExportState.SYNCED, erp_id="JC-0000001", linked_at=timezone.now())
-    Commitment.objects.filter(pk=subcontract.pk).update(**linked)
+    _synced(subcontract, "JC-0000001")
     second = factories.commitment(project=project)
 
     with refused():
-        Commitment.objects.filter(pk=second.pk).update(**linked)
+        _synced(second, "JC-0000001")
 
     # The same ERP id in another company's ERP is a different record.
     elsewhere = factories.commitment(project=factories.project(company=factories.company()))
-    assert Commitment.objects.filter(pk=elsewhere.pk).update(**linked) == 1
+    assert _synced(elsewhere, "JC-0000001") == 1
 
 
 def test_many_unlinked_records_may_share_an_empty_erp_id(project, subcontract):

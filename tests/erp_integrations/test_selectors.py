@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from accounts.models import DirectoryMembership, PermissionLevel
 from erp_integrations import selectors
-from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice, SyncRun
+from erp_integrations.kinds import COMMITMENT, INVOICE
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    ExportState,
+    SyncRun,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -35,7 +41,7 @@ def make_synced(
     """Commitments with repeated amounts and link times, so ties must be broken by id."""
     vendor = vendor or factories.vendor(company=project.company, name="Granite Ridge Concrete")
     now = timezone.now().replace(microsecond=0)
-    return Commitment.objects.bulk_create(
+    records = Commitment.objects.bulk_create(
         Commitment(
             company=project.company,
             project=project,
@@ -43,11 +49,13 @@ def make_synced(
             number=f"SC-{i % 7}-{i:03d}",
             title=f"Title {i % 5}",
             amount=amounts[i % len(amounts)],
-            export_state=ExportState.SYNCED,
-            erp_id=f"JC-{i:07d}",
-            linked_at=now - timedelta(minutes=i // 3),
         )
         for i in range(count)
+    )
+    return factories.bulk_link(
+        records,
+        erp_ids=[f"JC-{i:07d}" for i in range(count)],
+        linked_ats=[now - timedelta(minutes=i // 3) for i in range(count)],
     )
 
 
@@ -56,7 +64,7 @@ def walk(company, *, sort, page_size=7):
 
     def page(**cursor):
         return selectors.record_list_page(
-            model=Commitment,
+            kind=COMMITMENT,
             company_id=company.pk,
             export_state="synced",
             sort=sort,
@@ -80,7 +88,7 @@ def walk(company, *, sort, page_size=7):
 )
 def test_every_sort_pages_through_every_row_once_forward_and_back(company, project, sort):
     rows = make_synced(project, 40)
-    key = selectors.sort_keys(Commitment, ExportState.SYNCED)[sort.removeprefix("-")].field
+    key = selectors.sort_keys(COMMITMENT, ExportState.SYNCED)[sort.removeprefix("-")].field
     expected = [
         r.pk for r in sorted(rows, key=lambda r: (getattr(r, key), r.pk), reverse=sort.startswith("-"))
     ]
@@ -98,12 +106,12 @@ def test_a_page_is_one_query_and_a_search_one_more(company, project, django_asse
 
     with django_assert_num_queries(1):
         selectors.record_list_page(
-            model=Commitment, company_id=company.pk, export_state="synced", sort="-amount"
+            kind=COMMITMENT, company_id=company.pk, export_state="synced", sort="-amount"
         )
     # 1) the trigram probe: the ids of the few matches, 2) the page of them.
     with django_assert_num_queries(2):
         page = selectors.record_list_page(
-            model=Commitment, company_id=company.pk, export_state="synced", search="granite", sort="-amount"
+            kind=COMMITMENT, company_id=company.pk, export_state="synced", search="granite", sort="-amount"
         )
 
     assert len(page.rows) == 25 and page.has_next and not page.has_prev
@@ -123,7 +131,7 @@ def test_rare_and_common_terms_give_the_same_pages(company, project, sort, term,
         pages, after = [], ""
         while True:
             page = selectors.record_list_page(
-                model=Commitment,
+                kind=COMMITMENT,
                 company_id=company.pk,
                 export_state="synced",
                 search=term,
@@ -151,7 +159,7 @@ def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatc
     # the window of rows next in order, which holds a full page.
     with django_assert_num_queries(2) as queries:
         page = selectors.record_list_page(
-            model=Commitment, company_id=company.pk, export_state="synced", search="granite"
+            kind=COMMITMENT, company_id=company.pk, export_state="synced", search="granite"
         )
 
     assert len(page.rows) == 25 and page.has_next
@@ -174,7 +182,7 @@ def test_a_common_term_scarce_in_the_window_is_sorted_from_its_matches(
     # none, 3) the matches, sorted with the sort key out of its index's reach.
     with django_assert_num_queries(3) as queries:
         page = selectors.record_list_page(
-            model=Commitment, company_id=company.pk, export_state="synced", search="glazing", page_size=5
+            kind=COMMITMENT, company_id=company.pk, export_state="synced", search="glazing", page_size=5
         )
 
     assert [row.pk for row in page.rows] == [r.pk for r in reversed(old)][:5]
@@ -202,7 +210,7 @@ def test_windowed_and_sorted_searches_page_like_the_rare_term(company, project, 
     def pages():
         def page(**cursor):
             return selectors.record_list_page(
-                model=Commitment,
+                kind=COMMITMENT,
                 company_id=company.pk,
                 export_state="synced",
                 search="glazing",
@@ -239,7 +247,7 @@ def test_one_or_two_characters_match_a_record_number_exactly(company, project, d
         return [
             row.pk
             for row in selectors.record_list_page(
-                model=Commitment, company_id=company.pk, export_state="synced", search=term
+                kind=COMMITMENT, company_id=company.pk, export_state="synced", search=term
             ).rows
         ]
 
@@ -254,9 +262,7 @@ def test_invoice_pages_join_the_commitment(company, project, django_assert_num_q
     factories.link(factories.invoice(commitment=commitment, number="1"))
 
     with django_assert_num_queries(1):
-        page = selectors.record_list_page(
-            model=SubcontractorInvoice, company_id=company.pk, export_state="synced"
-        )
+        page = selectors.record_list_page(kind=INVOICE, company_id=company.pk, export_state="synced")
         assert [row.commitment.number for row in page.rows] == [commitment.number]
 
 
@@ -266,7 +272,7 @@ def test_other_companies_rows_never_appear(company, project):
     make_synced(factories.project(company=other), 3)
 
     page = selectors.record_list_page(
-        model=Commitment, company_id=company.pk, export_state="synced", search="granite"
+        kind=COMMITMENT, company_id=company.pk, export_state="synced", search="granite"
     )
 
     assert {row.company_id for row in page.rows} == {company.pk}
@@ -288,7 +294,7 @@ def test_search_matches_number_title_vendor_and_erp_id_literally(company, projec
     rows = make_synced(project, 20)
 
     page = selectors.record_list_page(
-        model=Commitment, company_id=company.pk, export_state="synced", search=term
+        kind=COMMITMENT, company_id=company.pk, export_state="synced", search=term
     )
 
     assert {rows.index(row) for row in page.rows} == expected
@@ -296,7 +302,7 @@ def test_search_matches_number_title_vendor_and_erp_id_literally(company, projec
 
 def test_invoices_are_not_searched_by_title(company, project):
     page = selectors.record_list_page(
-        model=SubcontractorInvoice, company_id=company.pk, export_state="synced", search="x", sort="title"
+        kind=INVOICE, company_id=company.pk, export_state="synced", search="x", sort="title"
     )
 
     assert page.sort == "-synced" and page.rows == []
@@ -329,7 +335,7 @@ def test_a_cursor_that_does_not_parse_means_the_first_page(company, project, cur
     make_synced(project, 30)
 
     page = selectors.record_list_page(
-        model=Commitment, company_id=company.pk, export_state="synced", after=cursor, before=cursor
+        kind=COMMITMENT, company_id=company.pk, export_state="synced", after=cursor, before=cursor
     )
 
     assert not page.has_prev and len(page.rows) == 25
@@ -341,14 +347,14 @@ def test_an_amount_cursor_must_be_a_finite_decimal(company, project, value):
     cursor = base64.urlsafe_b64encode(json.dumps(["amount", value, 5]).encode()).decode()
 
     page = selectors.record_list_page(
-        model=Commitment, company_id=company.pk, export_state="synced", sort="amount", after=cursor
+        kind=COMMITMENT, company_id=company.pk, export_state="synced", sort="amount", after=cursor
     )
 
     assert not page.has_prev and len(page.rows) == 25
 
 
 def test_an_empty_list_has_no_neighbours(company):
-    page = selectors.record_list_page(model=Commitment, company_id=company.pk, export_state="ready")
+    page = selectors.record_list_page(kind=COMMITMENT, company_id=company.pk, export_state="ready")
 
     assert page.rows == [] and not page.has_next and not page.has_prev
 
@@ -376,12 +382,12 @@ def _explain(sql: str, params=None) -> str:
 def test_each_sort_is_a_range_scan_of_its_index_with_no_sort_step(company, project, sort, index):
     make_synced(project, 10)
     first = selectors.record_list_page(
-        model=Commitment, company_id=company.pk, export_state="synced", sort=sort, page_size=3
+        kind=COMMITMENT, company_id=company.pk, export_state="synced", sort=sort, page_size=3
     )
 
     with CaptureQueriesContext(connection) as queries:
         selectors.record_list_page(
-            model=Commitment,
+            kind=COMMITMENT,
             company_id=company.pk,
             export_state="synced",
             sort=sort,
@@ -401,7 +407,7 @@ def test_the_search_is_in_the_shape_the_trigram_indexes_serve(company):
     # ILIKE on the columns, and the vendors as an array computed once, not a subplan
     # tested against every row.
     queryset = Commitment.objects.filter(
-        selectors._record_search(Commitment, company.pk, "gr_an%ite")
+        selectors._record_search(COMMITMENT, company.pk, "gr_an%ite")
     ).values("id")
     sql = str(queryset.query)
 

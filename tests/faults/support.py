@@ -176,7 +176,7 @@ def assert_invariants(*, unlinked: int | None = None, exported: int | None = Non
     succeeded_runs = set(SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).values_list("pk", flat=True))
     for model, kind in ((Commitment, "commitment"), (SubcontractorInvoice, "invoice")):
         rows = model.objects.values_list(
-            "pk", "company_id", "export_state", "erp_id", "linked_at", "erp_missing_since"
+            "pk", "company_id", "export_state", "erp_id", "linked_at", "link__missing_since"
         )
         for pk, company_id, state, erp_id, linked_at, missing_since in rows:
             synced = state == ExportState.SYNCED

@@ -11,9 +11,10 @@ import psycopg
 import pytest
 from django.db import Error, connection
 
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import AuditEntry, Commitment, ExportState
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests.erp_integrations.processes import database_url
 from tests.faults.support import assert_invariants, linked_company
 
@@ -52,7 +53,7 @@ def test_connection_dropped_during_an_unlink_leaves_no_half_state(dropped_before
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(drop_the_session), pytest.raises(Error):
-            commitment_unlink(user=data.approver, commitment_id=record.pk)
+            record_unlink(kind=COMMITMENT, user=data.approver, record_id=record.pk)
         assert dropped
         gone = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", dropped).fetchone()[0]
         assert gone == 0
@@ -68,8 +69,8 @@ def test_connection_dropped_during_an_unlink_leaves_no_half_state(dropped_before
     assert_invariants(unlinked=0)
 
     # The lock died with the session: the user tries again and it works, once.
-    result = commitment_unlink(user=data.approver, commitment_id=record.pk)
+    result = record_unlink(kind=COMMITMENT, user=data.approver, record_id=record.pk)
     assert (result.ok, result.message) == (True, "Successfully Unlinked")
-    again = commitment_unlink(user=data.approver, commitment_id=record.pk)
+    again = record_unlink(kind=COMMITMENT, user=data.approver, record_id=record.pk)
     assert not again.ok and "already unlinked" in again.message
     assert_invariants(unlinked=1)

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import Commitment, SyncRun
 from erp_integrations.sandbox.services import sandbox_set_mode
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests.erp_integrations.services.sync_support import SteppingConnector
 from tests.faults.support import assert_invariants, linked_company
 
@@ -23,7 +24,7 @@ STILL_THERE = "The commitment is still in Sage 300 CRE®. Please delete it befor
 
 def _marks(records) -> dict[int, int | None]:
     return dict(
-        Commitment.objects.filter(pk__in=[r.pk for r in records]).values_list("pk", "erp_missing_since_id")
+        Commitment.objects.filter(pk__in=[r.pk for r in records]).values_list("pk", "link__missing_since_id")
     )
 
 
@@ -50,14 +51,14 @@ def test_erp_going_offline_mid_sync_fails_the_run_and_changes_no_link(settings):
     assert connector.calls[0] == ("commitment", 4)
     assert set(_marks(data.commitments).values()) == {None}
     # Deleted in the ERP, but no completed sync saw it: unlink still refuses.
-    refused = commitment_unlink(user=data.approver, commitment_id=data.deleted[0].pk)
+    refused = record_unlink(kind=COMMITMENT, user=data.approver, record_id=data.deleted[0].pk)
     assert (refused.ok, refused.message) == (False, STILL_THERE)
 
     # The ERP returns; the next run completes and unlink goes ahead.
     sandbox_set_mode(erp_system="sage300", mode="normal")
     run = connection_sync(connection_id=data.company.erp_connection.pk, trigger="schedule")
     assert (run.status, run.links_checked, run.missing_found) == (SyncRun.Status.SUCCEEDED, 12, 6)
-    assert commitment_unlink(user=data.approver, commitment_id=data.deleted[0].pk).ok
+    assert record_unlink(kind=COMMITMENT, user=data.approver, record_id=data.deleted[0].pk).ok
     assert_invariants(unlinked=1)
 
 
@@ -100,5 +101,5 @@ def test_erp_slower_than_the_timeout_fails_the_run_cleanly(settings):
     assert "did not answer within 1 s" in run.error
     assert _marks(data.commitments) == before
     # Unlink reads the last completed run, which saw the records gone.
-    assert commitment_unlink(user=data.approver, commitment_id=data.deleted[0].pk).ok
+    assert record_unlink(kind=COMMITMENT, user=data.approver, record_id=data.deleted[0].pk).ok
     assert_invariants(unlinked=1)

@@ -45,7 +45,7 @@ def test_worker_killed_mid_sync_leaves_nothing_claimed_and_the_next_run_complete
 
         dead = SyncRun.objects.get()
         assert dead.status == SyncRun.Status.RUNNING  # as the dead worker left it
-        assert set(Commitment.objects.values_list("erp_missing_since", flat=True)) == {None}
+        assert set(Commitment.objects.values_list("link__missing_since", flat=True)) == {None}
         sandbox_set_mode(erp_system="sage300", mode="normal")
 
         with support.celery_worker("survivor", env, tmp_path / "survivor.log") as survivor:
@@ -60,6 +60,6 @@ def test_worker_killed_mid_sync_leaves_nothing_claimed_and_the_next_run_complete
     dead.refresh_from_db()
     assert (dead.status, dead.error) == (SyncRun.Status.FAILED, DEAD_WORKER_ERROR)
     assert (run.links_checked, run.missing_found) == (6, 2)
-    marked = set(Commitment.objects.filter(erp_missing_since=run).values_list("pk", flat=True))
+    marked = set(Commitment.objects.filter(link__missing_since=run).values_list("pk", flat=True))
     assert marked == {r.pk for r in data.deleted}
     support.assert_invariants(unlinked=0)

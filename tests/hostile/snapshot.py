@@ -5,12 +5,12 @@ from erp_integrations.models import AuditEntry, Commitment, SubcontractorInvoice
 
 
 def snapshot() -> dict:
-    record_fields = ("pk", "export_state", "erp_id", "erp_missing_since_id", "title", "number", "amount")
+    record_fields = ("pk", "export_state", "erp_id", "link__missing_since_id", "title", "number", "amount")
     return {
         "commitments": list(Commitment.objects.order_by("pk").values_list(*record_fields)),
         "invoices": list(
             SubcontractorInvoice.objects.order_by("pk").values_list(
-                "pk", "export_state", "erp_id", "erp_missing_since_id", "number", "amount"
+                "pk", "export_state", "erp_id", "link__missing_since_id", "number", "amount"
             )
         ),
         "audit": AuditEntry.objects.count(),

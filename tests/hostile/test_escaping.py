@@ -6,7 +6,7 @@ Commitments tool, the audit trail, the sync pages, the sandbox console and the a
 import pytest
 from django.urls import reverse
 
-from erp_integrations.models import Commitment
+from erp_integrations.models import Commitment, ErpLink
 from erp_integrations.sandbox.models import Sage300Record
 from tests import factories
 from tests.hostile.support import AUTH_VIEWS, company_world, product_routes, url_for
@@ -27,6 +27,8 @@ def hostile(db):
     world = company_world(COMPANY, username="h-approver", title=TITLE, vendor=VENDOR)
     Commitment.objects.filter(pk=world.present.pk).update(number=NUMBER)
     old = world.synced.erp_id
+    # The link's ERP id and the record's copy of it change together.
+    ErpLink.objects.filter(pk=world.synced.link_id).update(erp_id=ERP_ID)
     Commitment.objects.filter(pk=world.synced.pk).update(erp_id=ERP_ID)
     Sage300Record.objects.using("sandbox_sage300").filter(erp_id=old).update(erp_id=ERP_ID)
     world.synced.refresh_from_db()

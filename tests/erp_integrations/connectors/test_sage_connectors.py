@@ -5,6 +5,7 @@ import time
 import pytest
 
 from erp_integrations.connectors import ErpTimeout, ErpUnavailable, get_connector
+from erp_integrations.kinds import COMMITMENT, INVOICE
 from erp_integrations.models import Commitment, ErpSystem, SubcontractorInvoice
 from erp_integrations.sandbox.services import sandbox_delete, sandbox_records, sandbox_set_mode
 from tests import factories
@@ -129,14 +130,14 @@ def test_an_invoice_needs_its_commitment_synced_in_both_erps():
 def test_each_erp_has_its_own_id_formats():
     c300 = _commitment(SAGE_300)
     c100 = _commitment(SAGE_100)
-    id300 = get_connector(SAGE_300).export_commitment(c300)
-    id100 = get_connector(SAGE_100).export_commitment(c100)
+    id300 = get_connector(SAGE_300).export(COMMITMENT, c300)
+    id100 = get_connector(SAGE_100).export(COMMITMENT, c100)
     assert id300.startswith("JC-") and len(id300) == 10
     assert id100.startswith("SC") and len(id100) == 8
     factories.link(c300)
     factories.link(c100)
-    req300 = get_connector(SAGE_300).export_invoice(factories.invoice(commitment=c300))
-    req100 = get_connector(SAGE_100).export_invoice(factories.invoice(commitment=c100))
+    req300 = get_connector(SAGE_300).export(INVOICE, factories.invoice(commitment=c300))
+    req100 = get_connector(SAGE_100).export(INVOICE, factories.invoice(commitment=c100))
     assert req300.startswith("AP-REQ-")
     assert req100.startswith("RQ")
     # Each ERP's records live in its own store only.
@@ -148,9 +149,9 @@ def test_each_erp_has_its_own_id_formats():
 def test_a_repeated_export_updates_the_one_erp_record_with_the_current_data():
     commitment = _commitment(SAGE_100, title="Concrete")
     connector = get_connector(SAGE_100)
-    erp_id = connector.export_commitment(commitment)
+    erp_id = connector.export(COMMITMENT, commitment)
     commitment.title = "Concrete and rebar"
-    assert connector.export_commitment(commitment) == erp_id
+    assert connector.export(COMMITMENT, commitment) == erp_id
     records = sandbox_records(SAGE_100).filter(external_reference=f"commitment-{commitment.pk}")
     assert [r.data["title"] for r in records] == ["Concrete and rebar"]
 
@@ -159,9 +160,9 @@ def test_a_repeated_export_updates_the_one_erp_record_with_the_current_data():
 def test_after_deletion_in_the_erp_an_export_makes_a_new_record():
     commitment = _commitment(SAGE_300)
     connector = get_connector(SAGE_300)
-    first = connector.export_commitment(commitment)
+    first = connector.export(COMMITMENT, commitment)
     sandbox_delete(erp_system=SAGE_300, kind="commitment", erp_id=first)
-    second = connector.export_commitment(commitment)
+    second = connector.export(COMMITMENT, commitment)
     assert second != first
     assert connector.existing_ids("commitment", [first, second]) == {second}
 
@@ -171,7 +172,7 @@ def test_offline_erp_refuses_before_writing_anything():
     commitment = _commitment(SAGE_300)
     sandbox_set_mode(erp_system=SAGE_300, mode="offline")
     with pytest.raises(ErpUnavailable, match="Sage 300 CRE® is not responding"):
-        get_connector(SAGE_300).export_commitment(commitment)
+        get_connector(SAGE_300).export(COMMITMENT, commitment)
     assert sandbox_records(SAGE_300).count() == 0
 
 
@@ -183,12 +184,12 @@ def test_a_timeout_comes_after_the_erp_wrote_the_record_and_a_retry_finds_it(set
     sandbox_set_mode(erp_system=SAGE_300, mode="slow", latency_ms=1000)
     started = time.monotonic()
     with pytest.raises(ErpTimeout, match="did not answer within 0.2 s"):
-        connector.export_commitment(commitment)
+        connector.export(COMMITMENT, commitment)
     # We gave up after the timeout, not after the ERP's full latency.
     assert 0.2 <= time.monotonic() - started < 0.9
     written = sandbox_records(SAGE_300).get(external_reference=f"commitment-{commitment.pk}")
     sandbox_set_mode(erp_system=SAGE_300, mode="normal")
-    assert connector.export_commitment(commitment) == written.erp_id
+    assert connector.export(COMMITMENT, commitment) == written.erp_id
     assert sandbox_records(SAGE_300).count() == 1
 
 
@@ -198,6 +199,6 @@ def test_slow_within_the_timeout_answers_late_but_answers(settings):
     commitment = _commitment(SAGE_100)
     sandbox_set_mode(erp_system=SAGE_100, mode="slow", latency_ms=300)
     started = time.monotonic()
-    erp_id = get_connector(SAGE_100).export_commitment(commitment)
+    erp_id = get_connector(SAGE_100).export(COMMITMENT, commitment)
     assert time.monotonic() - started >= 0.3
     assert get_connector(SAGE_100).existing_ids("commitment", [erp_id]) == {erp_id}

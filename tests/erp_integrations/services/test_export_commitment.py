@@ -1,13 +1,13 @@
 """Export of a commitment by an approver: link, validation, faults, retries."""
 
-from http import HTTPStatus
-
 import pytest
-from django.http import Http404
 
+from accounts.permissions import NotFound
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import AuditEntry, Commitment, ErpConnection, ErpSystem, ExportState
 from erp_integrations.sandbox.services import sandbox_records, sandbox_set_mode
-from erp_integrations.services.exports import commitment_export
+from erp_integrations.services.exports import record_export
+from erp_integrations.services.results import Outcome
 from tests import factories
 
 SAGE_300 = ErpSystem.SAGE_300_CRE.value
@@ -37,14 +37,14 @@ def _audit(commitment: Commitment):
 def test_export_links_the_commitment_to_one_new_erp_record(erp_system, prefix):
     approver, commitment = _ready(erp_system)
 
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.ok and result.status == HTTPStatus.OK
+    assert result.ok and result.outcome == Outcome.DONE
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
     assert commitment.erp_id.startswith(prefix)
     assert commitment.linked_by == approver and commitment.linked_at is not None
-    assert commitment.erp_missing_since is None and commitment.export_error == ""
+    assert commitment.erp_missing_since_id is None and commitment.export_error == ""
     assert result.message == f"Exported to {ErpSystem(erp_system).label} as {commitment.erp_id}."
     assert result.record.erp_id == commitment.erp_id
     erp_records = _erp_records(erp_system, commitment)
@@ -67,9 +67,9 @@ def test_a_commitment_that_was_not_sent_is_not_ready_to_export(state):
     approver, commitment = _ready()
     Commitment.objects.filter(pk=commitment.pk).update(export_state=state)
 
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert result.message.startswith(f"Commitment {commitment.number} is not ready to export")
     commitment.refresh_from_db()
     assert commitment.export_state == state and commitment.erp_id is None
@@ -80,11 +80,11 @@ def test_a_commitment_that_was_not_sent_is_not_ready_to_export(state):
 @pytest.mark.django_db(databases="__all__")
 def test_exporting_a_synced_commitment_again_changes_nothing():
     approver, commitment = _ready()
-    first = commitment_export(user=approver, commitment_id=commitment.pk)
+    first = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    again = commitment_export(user=approver, commitment_id=commitment.pk)
+    again = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert first.ok and not again.ok and again.status == HTTPStatus.CONFLICT
+    assert first.ok and not again.ok and again.outcome == Outcome.CONFLICT
     commitment.refresh_from_db()
     assert again.message == (
         f"Commitment {commitment.number} is not ready to export: "
@@ -100,9 +100,9 @@ def test_a_commitment_over_the_erp_limits_fails_naming_each_field_and_reaches_no
         SAGE_100, number="SC-2026-000123", title="Structural steel and misc. metals"
     )
 
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert result.outcome == Outcome.INVALID
     assert result.message.startswith(
         f"Commitment {commitment.number} cannot be exported to Sage 100 Contractor®."
     )
@@ -152,12 +152,12 @@ def test_sage_300_rules_refuse_what_sage_100_exports(field, options, words):
             export_state=ExportState.READY,
             **{k: v for k, v in options.items() if k != "vendor_synced"},
         )
-        result = commitment_export(user=approver, commitment_id=commitment.pk)
+        result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
         commitment.refresh_from_db()
         outcomes[erp_system] = (result, commitment)
 
     result, commitment = outcomes[SAGE_300]
-    assert result.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert result.outcome == Outcome.INVALID
     assert f"{field.capitalize()}: " in result.message and words in result.message
     assert commitment.export_state == ExportState.FAILED and commitment.erp_id is None
     assert sandbox_records(SAGE_300).count() == 0
@@ -173,11 +173,11 @@ def test_a_failed_commitment_can_be_fixed_in_the_erp_and_exported_again():
     vendor = commitment.vendor
     vendor.erp_vendor_id = None
     vendor.save()
-    assert commitment_export(user=approver, commitment_id=commitment.pk).status == 422
+    assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).outcome == Outcome.INVALID
 
     vendor.erp_vendor_id = "V00042"  # the vendor was synced meanwhile
     vendor.save()
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
     assert result.ok, result.message
     commitment.refresh_from_db()
@@ -190,9 +190,9 @@ def test_erp_offline_leaves_the_commitment_failed_with_the_erps_message_and_no_l
     approver, commitment = _ready(SAGE_300)
     sandbox_set_mode(erp_system=SAGE_300, mode="offline")
 
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.BAD_GATEWAY
+    assert result.outcome == Outcome.ERP_FAILED
     assert (
         result.message == "Export to Sage 300 CRE® failed: Sage 300 CRE® is not responding. Try again later."
     )
@@ -207,7 +207,7 @@ def test_erp_offline_leaves_the_commitment_failed_with_the_erps_message_and_no_l
 
     # Back online, the approver retries the failed commitment.
     sandbox_set_mode(erp_system=SAGE_300, mode="normal")
-    retry = commitment_export(user=approver, commitment_id=commitment.pk)
+    retry = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
     assert retry.ok
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.export_error == ""
@@ -219,9 +219,9 @@ def test_an_export_retried_after_a_timeout_finds_the_one_erp_record(settings):
     approver, commitment = _ready(SAGE_300)
     sandbox_set_mode(erp_system=SAGE_300, mode="slow", latency_ms=600)
 
-    timed_out = commitment_export(user=approver, commitment_id=commitment.pk)
+    timed_out = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert timed_out.status == HTTPStatus.BAD_GATEWAY
+    assert timed_out.outcome == Outcome.ERP_FAILED
     assert "did not answer within 0.2 s" in timed_out.message
     assert "exporting again is safe and will not make a second record" in timed_out.message
     commitment.refresh_from_db()
@@ -230,7 +230,7 @@ def test_an_export_retried_after_a_timeout_finds_the_one_erp_record(settings):
     [made] = _erp_records(SAGE_300, commitment)
 
     sandbox_set_mode(erp_system=SAGE_300, mode="normal")
-    retry = commitment_export(user=approver, commitment_id=commitment.pk)
+    retry = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
     assert retry.ok
     commitment.refresh_from_db()
@@ -249,7 +249,7 @@ def test_a_slow_erp_within_the_timeout_still_exports(settings):
     approver, commitment = _ready(SAGE_100)
     sandbox_set_mode(erp_system=SAGE_100, mode="slow", latency_ms=200)
 
-    assert commitment_export(user=approver, commitment_id=commitment.pk).ok
+    assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
@@ -260,9 +260,9 @@ def test_an_inactive_connection_exports_nothing():
     approver, commitment = _ready(SAGE_300)
     ErpConnection.objects.filter(company_id=commitment.company_id).update(is_active=False)
 
-    result = commitment_export(user=approver, commitment_id=commitment.pk)
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert "no active ERP connection" in result.message
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY
@@ -272,8 +272,8 @@ def test_an_inactive_connection_exports_nothing():
 @pytest.mark.django_db(databases="__all__")
 def test_unknown_commitment_is_404():
     approver, _ = _ready()
-    with pytest.raises(Http404):
-        commitment_export(user=approver, commitment_id=987654321)
+    with pytest.raises(NotFound):
+        record_export(kind=COMMITMENT, user=approver, record_id=987654321)
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -284,15 +284,16 @@ def test_export_takes_a_handful_of_queries(django_assert_num_queries):
     #  2 the approver's directory entry   3 the approver's project levels
     #  4 take the export claim            5 re-read the state under the claim
     #  6 savepoint                        7 SELECT ... FOR UPDATE of the commitment
-    #  8 UPDATE the link                  9 INSERT the audit entry
-    # 10 release savepoint               11 release the claim
-    with django_assert_num_queries(11):
-        assert commitment_export(user=approver, commitment_id=commitment.pk).ok
+    #  8 INSERT the link                  9 UPDATE the record (state, link)
+    # 10 INSERT the audit entry          11 release savepoint
+    # 12 release the claim
+    with django_assert_num_queries(12):
+        assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
 
 @pytest.mark.django_db(databases="__all__")
 def test_sage_300_export_reads_the_line_items_once_more(django_assert_num_queries):
     approver, commitment = _ready(SAGE_300)
     # As above, plus the line items for Sage 300 CRE®'s cost code rule.
-    with django_assert_num_queries(12):
-        assert commitment_export(user=approver, commitment_id=commitment.pk).ok
+    with django_assert_num_queries(13):
+        assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok

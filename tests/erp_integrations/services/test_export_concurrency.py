@@ -1,18 +1,15 @@
 """Two approvers at once: one export reaches the ERP, one link, one audit success."""
 
 import threading
-from http import HTTPStatus
 
 import pytest
 from django.db import connections
 
+from erp_integrations.kinds import COMMITMENT, INVOICE
 from erp_integrations.models import AuditEntry, ExportState
 from erp_integrations.sandbox.services import sandbox_records, sandbox_set_mode
-from erp_integrations.services.exports import (
-    commitment_export,
-    commitment_reject,
-    subcontractor_invoice_export,
-)
+from erp_integrations.services.exports import record_export, record_reject
+from erp_integrations.services.results import Outcome
 from tests import factories
 
 
@@ -54,13 +51,13 @@ def test_two_approvers_exporting_one_commitment_make_one_erp_record_and_one_link
         sandbox_set_mode(erp_system="sage300", mode="slow", latency_ms=latency_ms)
 
     results = _run_at_once(
-        lambda: commitment_export(user=first, commitment_id=commitment.pk),
-        lambda: commitment_export(user=second, commitment_id=commitment.pk),
+        lambda: record_export(kind=COMMITMENT, user=first, record_id=commitment.pk),
+        lambda: record_export(kind=COMMITMENT, user=second, record_id=commitment.pk),
     )
 
     assert sorted(r.ok for r in results) == [False, True]
     [loser] = [r for r in results if not r.ok]
-    assert loser.status == HTTPStatus.CONFLICT
+    assert loser.outcome == Outcome.CONFLICT
     assert loser.message in (
         "An export of this commitment is already in progress.",
         f"Commitment {commitment.number} is not ready to export: "
@@ -74,7 +71,7 @@ def test_two_approvers_exporting_one_commitment_make_one_erp_record_and_one_link
     assert erp_record.erp_id == commitment.erp_id
     successes = AuditEntry.objects.filter(record_id=commitment.pk, outcome=AuditEntry.Outcome.SUCCESS)
     assert successes.count() == 1
-    assert successes.get().user_id == commitment.linked_by_id
+    assert successes.get().user_id == commitment.link.linked_by_id
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -89,13 +86,13 @@ def test_many_approvers_exporting_one_invoice_at_once(settings):
 
     results = _run_at_once(
         *[
-            (lambda approver=approver: subcontractor_invoice_export(user=approver, invoice_id=invoice.pk))
+            (lambda approver=approver: record_export(kind=INVOICE, user=approver, record_id=invoice.pk))
             for approver in approvers
         ]
     )
 
     assert sum(r.ok for r in results) == 1
-    assert all(r.status == HTTPStatus.CONFLICT for r in results if not r.ok)
+    assert all(r.outcome == Outcome.CONFLICT for r in results if not r.ok)
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.SYNCED
     assert sandbox_records("sage100").filter(kind="invoice").count() == 1
@@ -121,7 +118,7 @@ def test_a_reject_while_the_export_is_in_the_erp_is_refused(settings):
 
     def export():
         try:
-            exported.append(commitment_export(user=exporter, commitment_id=commitment.pk))
+            exported.append(record_export(kind=COMMITMENT, user=exporter, record_id=commitment.pk))
         finally:
             connections.close_all()
 
@@ -132,10 +129,10 @@ def test_a_reject_while_the_export_is_in_the_erp_is_refused(settings):
             break
         threading.Event().wait(0.02)
 
-    refused = commitment_reject(user=rejecter, commitment_id=commitment.pk, reason="Hold on")
+    refused = record_reject(kind=COMMITMENT, user=rejecter, record_id=commitment.pk, reason="Hold on")
     worker.join()
 
-    assert refused.status == HTTPStatus.CONFLICT
+    assert refused.outcome == Outcome.CONFLICT
     assert refused.message == "An export of this commitment is in progress; try again when it has finished."
     [result] = exported
     assert result.ok

@@ -1,14 +1,15 @@
 """Export of a subcontractor invoice (a requisition in the ERP)."""
 
 import threading
-from http import HTTPStatus
 
 import pytest
 from django.db import connections
 
+from erp_integrations.kinds import INVOICE
 from erp_integrations.models import AuditEntry, Commitment, ErpSystem, ExportState, SubcontractorInvoice
 from erp_integrations.sandbox.services import sandbox_records, sandbox_set_mode
-from erp_integrations.services.exports import subcontractor_invoice_export
+from erp_integrations.services.exports import record_export
+from erp_integrations.services.results import Outcome
 from tests import factories
 
 SAGE_300 = ErpSystem.SAGE_300_CRE.value
@@ -38,7 +39,7 @@ def _requisitions(erp_system: str):
 def test_export_links_the_invoice_to_a_requisition_under_its_commitment(erp_system, prefix):
     approver, commitment, invoice = _ready_invoice(erp_system)
 
-    result = subcontractor_invoice_export(user=approver, invoice_id=invoice.pk)
+    result = record_export(kind=INVOICE, user=approver, record_id=invoice.pk)
 
     assert result.ok, result.message
     invoice.refresh_from_db()
@@ -60,9 +61,9 @@ def test_export_links_the_invoice_to_a_requisition_under_its_commitment(erp_syst
 def test_sage_300_exports_only_approved_or_pending_owner_approval_invoices(status):
     approver, _, invoice = _ready_invoice(SAGE_300, status=status)
 
-    result = subcontractor_invoice_export(user=approver, invoice_id=invoice.pk)
+    result = record_export(kind=INVOICE, user=approver, record_id=invoice.pk)
 
-    assert result.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert result.outcome == Outcome.INVALID
     assert "Status: an invoice must be 'Approved', 'Approved as Noted' or 'Pending Owner Approval'" in (
         result.message
     )
@@ -72,7 +73,7 @@ def test_sage_300_exports_only_approved_or_pending_owner_approval_invoices(statu
 
     # Sage 100 Contractor® takes the same invoice.
     approver, _, invoice = _ready_invoice(SAGE_100, status=status, username="approver-100")
-    assert subcontractor_invoice_export(user=approver, invoice_id=invoice.pk).ok
+    assert record_export(kind=INVOICE, user=approver, record_id=invoice.pk).ok
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -80,12 +81,12 @@ def test_an_invoice_whose_commitment_is_no_longer_synced_fails_validation():
     approver, commitment, invoice = _ready_invoice(SAGE_100)
     # The commitment was unlinked after the invoice was sent (as unlink does).
     Commitment.objects.filter(pk=commitment.pk).update(
-        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, linked_by=None
+        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, link=None
     )
 
-    result = subcontractor_invoice_export(user=approver, invoice_id=invoice.pk)
+    result = record_export(kind=INVOICE, user=approver, record_id=invoice.pk)
 
-    assert result.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert result.outcome == Outcome.INVALID
     assert f"Commitment: subcontract {commitment.number} must be synced with Sage 100 Contractor® first." in (
         result.message
     )
@@ -99,9 +100,9 @@ def test_erp_offline_leaves_the_invoice_failed_and_unlinked():
     approver, _, invoice = _ready_invoice(SAGE_100)
     sandbox_set_mode(erp_system=SAGE_100, mode="offline")
 
-    result = subcontractor_invoice_export(user=approver, invoice_id=invoice.pk)
+    result = record_export(kind=INVOICE, user=approver, record_id=invoice.pk)
 
-    assert result.status == HTTPStatus.BAD_GATEWAY
+    assert result.outcome == Outcome.ERP_FAILED
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.FAILED
     assert invoice.export_error == "Sage 100 Contractor® is not responding. Try again later."
@@ -115,10 +116,10 @@ def test_an_invoice_export_retried_after_a_timeout_leaves_one_requisition(settin
     settings.ERP_TIMEOUT_SECONDS = 0.2
     approver, _, invoice = _ready_invoice(SAGE_300)
     sandbox_set_mode(erp_system=SAGE_300, mode="slow", latency_ms=500)
-    assert subcontractor_invoice_export(user=approver, invoice_id=invoice.pk).status == HTTPStatus.BAD_GATEWAY
+    assert record_export(kind=INVOICE, user=approver, record_id=invoice.pk).outcome == Outcome.ERP_FAILED
 
     sandbox_set_mode(erp_system=SAGE_300, mode="normal")
-    assert subcontractor_invoice_export(user=approver, invoice_id=invoice.pk).ok
+    assert record_export(kind=INVOICE, user=approver, record_id=invoice.pk).ok
 
     invoice.refresh_from_db()
     [requisition] = _requisitions(SAGE_300)
@@ -131,9 +132,10 @@ def test_invoice_export_takes_a_handful_of_queries(django_assert_num_queries):
     #  1 the invoice with company, ERP connection, project, vendor and commitment
     #  2 directory entry   3 project levels   4 take the claim   5 re-read the state
     #  6 savepoint   7 SELECT ... FOR UPDATE of the invoice and its commitment (one query)
-    #  8 UPDATE the link   9 INSERT the audit entry   10 release savepoint   11 release the claim
-    with django_assert_num_queries(11):
-        assert subcontractor_invoice_export(user=approver, invoice_id=invoice.pk).ok
+    #  8 INSERT the link   9 UPDATE the invoice (state, link)   10 INSERT the audit entry
+    # 11 release savepoint   12 release the claim
+    with django_assert_num_queries(12):
+        assert record_export(kind=INVOICE, user=approver, record_id=invoice.pk).ok
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -150,7 +152,7 @@ def test_an_unlink_of_the_commitment_during_the_erp_call_is_not_blocked_and_wins
 
     def export():
         try:
-            results.append(subcontractor_invoice_export(user=approver, invoice_id=invoice.pk))
+            results.append(record_export(kind=INVOICE, user=approver, record_id=invoice.pk))
         finally:
             connections.close_all()
 
@@ -163,13 +165,13 @@ def test_an_unlink_of_the_commitment_during_the_erp_call_is_not_blocked_and_wins
         threading.Event().wait(0.02)
     assert worker.is_alive()
     unlinked = Commitment.objects.filter(pk=commitment.pk).update(
-        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, linked_by=None
+        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, link=None
     )
     assert unlinked == 1 and worker.is_alive()  # the UPDATE did not wait for the export
     worker.join()
 
     [result] = results
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert f"its commitment {commitment.number} was unlinked from Sage 100 Contractor®" in result.message
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.FAILED and invoice.erp_id is None

@@ -1,10 +1,10 @@
 """Send, Export and Reject ask accounts.permissions; a refusal names what is missing."""
 
 import pytest
-from django.http import Http404
 
 from accounts.models import PermissionLevel, ProjectPermission
-from accounts.permissions import ERP_STANDARD_MISSING, PRIVILEGE_MISSING, AccessDenied, Action
+from accounts.permissions import ERP_STANDARD_MISSING, PRIVILEGE_MISSING, AccessDenied, Action, NotFound
+from erp_integrations.kinds import COMMITMENT, INVOICE, kind_of
 from erp_integrations.models import AuditEntry, ExportState
 from erp_integrations.sandbox.services import sandbox_records
 from erp_integrations.services import exports
@@ -12,21 +12,15 @@ from tests import factories
 
 
 def _send(record, user):
-    if record.record_type == "commitment":
-        return exports.commitment_send_to_accounting(user=user, commitment_id=record.pk)
-    return exports.subcontractor_invoice_send_to_accounting(user=user, invoice_id=record.pk)
+    return exports.record_send_to_accounting(kind=kind_of(record), user=user, record_id=record.pk)
 
 
 def _export(record, user):
-    if record.record_type == "commitment":
-        return exports.commitment_export(user=user, commitment_id=record.pk)
-    return exports.subcontractor_invoice_export(user=user, invoice_id=record.pk)
+    return exports.record_export(kind=kind_of(record), user=user, record_id=record.pk)
 
 
 def _reject(record, user):
-    if record.record_type == "commitment":
-        return exports.commitment_reject(user=user, commitment_id=record.pk, reason="Wrong cost code")
-    return exports.subcontractor_invoice_reject(user=user, invoice_id=record.pk, reason="Wrong period")
+    return exports.record_reject(kind=kind_of(record), user=user, record_id=record.pk, reason="Wrong")
 
 
 ACCOUNTING = {"export": (_export, Action.EXPORT), "reject": (_reject, Action.REJECT)}
@@ -47,7 +41,7 @@ def _nothing_happened(record, state):
     record.refresh_from_db()
     assert record.export_state == state
     assert record.erp_id is None
-    assert not AuditEntry.objects.filter(record_id=record.pk, record_type=record.record_type).exists()
+    assert not AuditEntry.objects.filter(record_id=record.pk, record_type=kind_of(record).slug).exists()
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -133,7 +127,7 @@ def test_outsiders_get_404(record_type, call):
     outsider = factories.approver(other, factories.project(company=other), username="outsider")
     ProjectPermission.objects.create(project=project, user=outsider, commitments_level=PermissionLevel.ADMIN)
 
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         call(record, outsider)
     _nothing_happened(record, ExportState.READY)
 
@@ -142,18 +136,18 @@ def test_outsiders_get_404(record_type, call):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda user: exports.commitment_send_to_accounting(user=user, commitment_id=10**9),
-        lambda user: exports.commitment_export(user=user, commitment_id=10**9),
-        lambda user: exports.commitment_reject(user=user, commitment_id=10**9, reason="x"),
-        lambda user: exports.subcontractor_invoice_send_to_accounting(user=user, invoice_id=10**9),
-        lambda user: exports.subcontractor_invoice_export(user=user, invoice_id=10**9),
-        lambda user: exports.subcontractor_invoice_reject(user=user, invoice_id=10**9, reason="x"),
+        lambda user: exports.record_send_to_accounting(kind=COMMITMENT, user=user, record_id=10**9),
+        lambda user: exports.record_export(kind=COMMITMENT, user=user, record_id=10**9),
+        lambda user: exports.record_reject(kind=COMMITMENT, user=user, record_id=10**9, reason="x"),
+        lambda user: exports.record_send_to_accounting(kind=INVOICE, user=user, record_id=10**9),
+        lambda user: exports.record_export(kind=INVOICE, user=user, record_id=10**9),
+        lambda user: exports.record_reject(kind=INVOICE, user=user, record_id=10**9, reason="x"),
     ],
 )
 def test_unknown_ids_are_404(call):
     company = factories.company()
     approver = factories.approver(company, factories.project(company=company))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         call(approver)
 
 
@@ -163,7 +157,7 @@ def test_an_inactive_user_is_treated_as_an_outsider():
     approver = factories.approver(company, project)
     approver.is_active = False
     approver.save()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         _export(record, approver)
     _nothing_happened(record, ExportState.READY)
 
@@ -177,13 +171,13 @@ def test_reject_with_the_callers_access_skips_loading_it(django_assert_num_queri
     access = CompanyAccess.load(approver, company)
 
     with django_assert_num_queries(9) as without:
-        exports.commitment_reject(user=approver, commitment_id=record.pk, reason="Wrong cost code")
+        exports.record_reject(kind=COMMITMENT, user=approver, record_id=record.pk, reason="Wrong cost code")
     record.export_state = ExportState.READY
     record.save(update_fields=["export_state"])
     # The same reject, less the directory entry and project levels that ``access`` holds.
     with django_assert_num_queries(len(without.captured_queries) - 2):
-        result = exports.commitment_reject(
-            user=approver, commitment_id=record.pk, reason="Wrong cost code", access=access
+        result = exports.record_reject(
+            kind=COMMITMENT, user=approver, record_id=record.pk, reason="Wrong cost code", access=access
         )
     assert result.ok
 
@@ -199,9 +193,11 @@ def test_export_and_reject_check_with_the_callers_access_and_ignore_another_user
         "pm", company=company, erp_level=PermissionLevel.STANDARD, projects={project: PermissionLevel.ADMIN}
     )
     call = {
-        "export": lambda access: exports.commitment_export(user=pm, commitment_id=record.pk, access=access),
-        "reject": lambda access: exports.commitment_reject(
-            user=pm, commitment_id=record.pk, reason="No", access=access
+        "export": lambda access: exports.record_export(
+            kind=COMMITMENT, user=pm, record_id=record.pk, access=access
+        ),
+        "reject": lambda access: exports.record_reject(
+            kind=COMMITMENT, user=pm, record_id=record.pk, reason="No", access=access
         ),
     }[service]
 

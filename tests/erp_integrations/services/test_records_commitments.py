@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.http import Http404
 
 from accounts.models import PermissionLevel
-from accounts.permissions import AccessDenied
+from accounts.permissions import AccessDenied, NotFound
 from erp_integrations.models import Commitment, CommitmentLineItem, ExportState
 from erp_integrations.services.records import (
     DeleteRefused,
@@ -100,9 +99,9 @@ def test_create_refuses_a_read_only_user_and_names_the_missing_permission(world)
 
 
 def test_create_in_another_companys_project_is_not_found(world):
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         commitment_create(user=world["outsider"], project_id=world["project"].pk, **_fields(world))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         commitment_create(user=world["pm"], project_id=999_999, **_fields(world))
 
 
@@ -222,7 +221,7 @@ def test_after_unlink_the_commitment_is_editable_and_deletable_again(world):
     commitment = factories.link(factories.commitment(project=world["project"], vendor=world["vendor"]))
     # What a successful unlink leaves behind: a draft without a link.
     Commitment.objects.filter(pk=commitment.pk).update(
-        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, linked_by=None
+        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, link=None
     )
 
     commitment_update(user=world["pm"], commitment_id=commitment.pk, **_fields(world, title="Corrected"))
@@ -261,9 +260,9 @@ def test_update_refuses_read_only_and_hides_from_outsiders(world):
     commitment = factories.commitment(project=world["project"], vendor=world["vendor"])
     with pytest.raises(AccessDenied, match="'Standard' or 'Admin' on the Commitments tool"):
         commitment_update(user=world["viewer"], commitment_id=commitment.pk, **_fields(world))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         commitment_update(user=world["outsider"], commitment_id=commitment.pk, **_fields(world))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         commitment_update(user=world["pm"], commitment_id=999_999, **_fields(world))
 
 
@@ -309,6 +308,6 @@ def test_delete_refuses_read_only_and_hides_from_outsiders(world):
     with pytest.raises(AccessDenied) as excinfo:
         commitment_delete(user=world["viewer"], commitment_id=commitment.pk)
     assert "'Standard' or 'Admin' on the Commitments tool of project 'Tower'" in excinfo.value.decision.reason
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         commitment_delete(user=world["outsider"], commitment_id=commitment.pk)
     assert Commitment.objects.filter(pk=commitment.pk).exists()

@@ -5,10 +5,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.http import Http404
 
 from accounts.models import PermissionLevel
-from accounts.permissions import AccessDenied
+from accounts.permissions import AccessDenied, NotFound
 from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
 from erp_integrations.services.records import (
     RecordLocked,
@@ -131,11 +130,11 @@ def test_create_refuses_read_only_and_hides_from_outsiders(world):
         "create, edit or delete commitments needs 'Standard' or 'Admin' on the Commitments tool "
         "of project 'Harbor'."
     )
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         subcontractor_invoice_create(
             user=world["outsider"], commitment_id=world["subcontract"].pk, **_fields()
         )
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         subcontractor_invoice_create(user=world["pm"], commitment_id=999_999, **_fields())
 
 
@@ -208,8 +207,8 @@ def test_update_and_delete_refuse_read_only_and_hide_from_outsiders(world):
         subcontractor_invoice_update(user=world["viewer"], invoice_id=invoice.pk, **_fields())
     with pytest.raises(AccessDenied):
         subcontractor_invoice_delete(user=world["viewer"], invoice_id=invoice.pk)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         subcontractor_invoice_delete(user=world["outsider"], invoice_id=invoice.pk)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         subcontractor_invoice_update(user=world["pm"], invoice_id=999_999, **_fields())
     assert SubcontractorInvoice.objects.filter(pk=invoice.pk).exists()

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import PermissionLevel
-from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.kinds import kind_of
+from erp_integrations.models import Commitment, ErpLink, ExportState, SubcontractorInvoice
 from erp_integrations.services.records import (
     LineItemData,
     RecordLocked,
@@ -35,8 +36,17 @@ def _export_meanwhile(model, pk: int, erp_id: str, locked: threading.Event) -> t
                 locked.set()
                 # Long enough for the edit to reach its own SELECT ... FOR UPDATE and wait.
                 time.sleep(0.5)
+                record = model.objects.get(pk=pk)
+                now = timezone.now()
+                link = ErpLink.objects.create(
+                    kind=kind_of(record).slug,
+                    record_id=pk,
+                    company_id=record.company_id,
+                    erp_id=erp_id,
+                    linked_at=now,
+                )
                 model.objects.filter(pk=pk).update(
-                    export_state=ExportState.SYNCED, erp_id=erp_id, linked_at=timezone.now()
+                    export_state=ExportState.SYNCED, link=link, erp_id=erp_id, linked_at=now
                 )
         finally:
             connection.close()

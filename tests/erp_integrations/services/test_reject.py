@@ -1,21 +1,18 @@
 """Reject: an approver sends a ready (or failed) record back with a reason."""
 
-from http import HTTPStatus
-
 import pytest
 
 from accounts.models import PermissionLevel
+from erp_integrations.kinds import COMMITMENT, INVOICE
 from erp_integrations.models import AuditEntry, Commitment, ExportState
 from erp_integrations.sandbox.services import sandbox_records
 from erp_integrations.services.exports import (
     MAX_REJECTION_REASON,
-    commitment_export,
-    commitment_reject,
-    commitment_send_to_accounting,
-    subcontractor_invoice_export,
-    subcontractor_invoice_reject,
-    subcontractor_invoice_send_to_accounting,
+    record_export,
+    record_reject,
+    record_send_to_accounting,
 )
+from erp_integrations.services.results import Outcome
 from tests import factories
 
 
@@ -34,9 +31,11 @@ def test_reject_makes_the_commitment_editable_again_with_the_reason(state):
     commitment = factories.commitment(project=project, export_state=state)
     Commitment.objects.filter(pk=commitment.pk).update(export_error="Sage said no")
 
-    result = commitment_reject(user=approver, commitment_id=commitment.pk, reason="  Wrong cost code  ")
+    result = record_reject(
+        kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="  Wrong cost code  "
+    )
 
-    assert result.ok and result.status == HTTPStatus.OK
+    assert result.ok and result.outcome == Outcome.DONE
     assert result.message == (
         f"Commitment {commitment.number} was rejected. It can be edited and sent to accounting again."
     )
@@ -60,9 +59,9 @@ def test_reject_requires_a_reason(reason):
     project, approver, _ = _world()
     commitment = factories.commitment(project=project, export_state=ExportState.READY)
 
-    result = commitment_reject(user=approver, commitment_id=commitment.pk, reason=reason)
+    result = record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason=reason)
 
-    assert result.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert result.outcome == Outcome.INVALID
     assert result.message == f"Please give a reason for rejecting Commitment {commitment.number}."
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY and commitment.rejection_reason == ""
@@ -74,15 +73,15 @@ def test_a_reason_may_be_at_most_1000_characters():
     project, approver, _ = _world()
     commitment = factories.commitment(project=project, export_state=ExportState.READY)
 
-    too_long = commitment_reject(user=approver, commitment_id=commitment.pk, reason="x" * 1001)
+    too_long = record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="x" * 1001)
 
     assert MAX_REJECTION_REASON == 1000
-    assert too_long.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert too_long.outcome == Outcome.INVALID
     assert "at most 1000 characters (it has 1001)" in too_long.message
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY
 
-    assert commitment_reject(user=approver, commitment_id=commitment.pk, reason="x" * 1000).ok
+    assert record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="x" * 1000).ok
     commitment.refresh_from_db()
     assert len(commitment.rejection_reason) == 1000
 
@@ -95,9 +94,9 @@ def test_only_ready_or_failed_records_can_be_rejected(state, words):
     project, approver, _ = _world()
     commitment = factories.commitment(project=project, export_state=state)
 
-    result = commitment_reject(user=approver, commitment_id=commitment.pk, reason="No")
+    result = record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="No")
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert result.message == f"Commitment {commitment.number} cannot be rejected: it is {words}."
     commitment.refresh_from_db()
     assert commitment.export_state == state
@@ -109,9 +108,9 @@ def test_a_synced_commitment_cannot_be_rejected():
     project, approver, _ = _world()
     commitment = factories.link(factories.commitment(project=project))
 
-    result = commitment_reject(user=approver, commitment_id=commitment.pk, reason="Too late")
+    result = record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="Too late")
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert f"it is synced with Sage 300 CRE® as {commitment.erp_id}" in result.message
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.rejection_reason == ""
@@ -121,16 +120,16 @@ def test_a_synced_commitment_cannot_be_rejected():
 def test_a_rejected_commitment_is_resent_and_exported():
     project, approver, pm = _world()
     commitment = factories.commitment(project=project)
-    assert commitment_send_to_accounting(user=pm, commitment_id=commitment.pk).ok
-    assert commitment_reject(user=approver, commitment_id=commitment.pk, reason="Title is wrong").ok
+    assert record_send_to_accounting(kind=COMMITMENT, user=pm, record_id=commitment.pk).ok
+    assert record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="Title is wrong").ok
     Commitment.objects.filter(pk=commitment.pk).update(title="Concrete, corrected")
 
-    resent = commitment_send_to_accounting(user=pm, commitment_id=commitment.pk)
+    resent = record_send_to_accounting(kind=COMMITMENT, user=pm, record_id=commitment.pk)
 
     assert resent.ok
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY and commitment.rejection_reason == ""
-    assert commitment_export(user=approver, commitment_id=commitment.pk).ok
+    assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
     [erp_record] = sandbox_records("sage300").filter(kind="commitment")
@@ -149,14 +148,17 @@ def test_a_subcontractor_invoice_is_rejected_resent_and_exported():
     commitment = factories.link(factories.commitment(project=project))
     invoice = factories.invoice(commitment=commitment, export_state=ExportState.READY)
 
-    rejected = subcontractor_invoice_reject(user=approver, invoice_id=invoice.pk, reason="Wrong period")
+    rejected = record_reject(kind=INVOICE, user=approver, record_id=invoice.pk, reason="Wrong period")
 
     assert rejected.ok
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.REJECTED and invoice.rejection_reason == "Wrong period"
-    assert subcontractor_invoice_reject(user=approver, invoice_id=invoice.pk, reason="Again").status == 409
-    assert subcontractor_invoice_send_to_accounting(user=pm, invoice_id=invoice.pk).ok
-    assert subcontractor_invoice_export(user=approver, invoice_id=invoice.pk).ok
+    assert (
+        record_reject(kind=INVOICE, user=approver, record_id=invoice.pk, reason="Again").outcome
+        == Outcome.CONFLICT
+    )
+    assert record_send_to_accounting(kind=INVOICE, user=pm, record_id=invoice.pk).ok
+    assert record_export(kind=INVOICE, user=approver, record_id=invoice.pk).ok
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.SYNCED and invoice.rejection_reason == ""
 
@@ -170,4 +172,4 @@ def test_reject_takes_a_handful_of_queries(django_assert_num_queries):
     #  5 savepoint  6 conditional UPDATE to rejected  7 INSERT the audit entry
     #  8 release savepoint  9 release the claim
     with django_assert_num_queries(9):
-        assert commitment_reject(user=approver, commitment_id=commitment.pk, reason="No").ok
+        assert record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="No").ok

@@ -1,15 +1,12 @@
 """Send to Accounting: the project side hands a record to the approvers; its fields lock."""
 
-from http import HTTPStatus
-
 import pytest
 
 from accounts.models import PermissionLevel
+from erp_integrations.kinds import COMMITMENT, INVOICE
 from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice
-from erp_integrations.services.exports import (
-    commitment_send_to_accounting,
-    subcontractor_invoice_send_to_accounting,
-)
+from erp_integrations.services.exports import record_send_to_accounting
+from erp_integrations.services.results import Outcome
 from tests import factories
 
 
@@ -32,9 +29,9 @@ def test_a_commitment_is_sent_from_draft_rejected_or_failed(world, state):
         export_state=state, rejection_reason="Wrong vendor", export_error="Sage said no"
     )
 
-    result = commitment_send_to_accounting(user=project_admin, commitment_id=commitment.pk)
+    result = record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk)
 
-    assert result.ok and result.status == HTTPStatus.OK
+    assert result.ok and result.outcome == Outcome.DONE
     assert result.message == f"Commitment {commitment.number} was sent to accounting and is ready to export."
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY and commitment.is_locked
@@ -54,11 +51,11 @@ def test_a_commitment_is_sent_from_draft_rejected_or_failed(world, state):
 def test_a_ready_commitment_cannot_be_sent_twice(world):
     _, project, project_admin = world
     commitment = factories.commitment(project=project)
-    assert commitment_send_to_accounting(user=project_admin, commitment_id=commitment.pk).ok
+    assert record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk).ok
 
-    again = commitment_send_to_accounting(user=project_admin, commitment_id=commitment.pk)
+    again = record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk)
 
-    assert again.status == HTTPStatus.CONFLICT
+    assert again.outcome == Outcome.CONFLICT
     assert again.message == (
         f"Commitment {commitment.number} cannot be sent to accounting: it is ready to export."
     )
@@ -72,9 +69,9 @@ def test_a_synced_commitment_cannot_be_sent(world):
     _, project, project_admin = world
     commitment = factories.link(factories.commitment(project=project))
 
-    result = commitment_send_to_accounting(user=project_admin, commitment_id=commitment.pk)
+    result = record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert f"it is synced with Sage 300 CRE® as {commitment.erp_id}" in result.message
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.sent_at is None
@@ -86,9 +83,9 @@ def test_an_invoice_is_sent_only_once_its_commitment_is_synced(world):
     commitment = factories.commitment(project=project, number="SC-7")
     invoice = factories.invoice(commitment=commitment, number="3")
 
-    refused = subcontractor_invoice_send_to_accounting(user=project_admin, invoice_id=invoice.pk)
+    refused = record_send_to_accounting(kind=INVOICE, user=project_admin, record_id=invoice.pk)
 
-    assert refused.status == HTTPStatus.CONFLICT
+    assert refused.outcome == Outcome.CONFLICT
     assert refused.message == (
         "Subcontractor invoice 3 on SC-7 cannot be sent to accounting until its commitment SC-7 "
         "is synced with Sage 300 CRE®. Export the commitment first."
@@ -97,7 +94,7 @@ def test_an_invoice_is_sent_only_once_its_commitment_is_synced(world):
     assert invoice.export_state == ExportState.DRAFT
 
     factories.link(commitment)
-    sent = subcontractor_invoice_send_to_accounting(user=project_admin, invoice_id=invoice.pk)
+    sent = record_send_to_accounting(kind=INVOICE, user=project_admin, record_id=invoice.pk)
 
     assert sent.ok, sent.message
     invoice.refresh_from_db()
@@ -118,12 +115,12 @@ def test_a_commitment_unlinked_after_the_check_still_stops_the_invoice(world):
     loaded = SubcontractorInvoice.objects.select_related("commitment").get(pk=invoice.pk)
     assert loaded.commitment.is_linked
     Commitment.objects.filter(pk=commitment.pk).update(
-        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, linked_by=None
+        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, link=None
     )
 
-    result = subcontractor_invoice_send_to_accounting(user=project_admin, invoice_id=invoice.pk)
+    result = record_send_to_accounting(kind=INVOICE, user=project_admin, record_id=invoice.pk)
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert "until its commitment" in result.message
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.DRAFT
@@ -137,4 +134,4 @@ def test_send_takes_a_handful_of_queries(world, django_assert_num_queries):
     #  2 directory entry  3 project levels
     #  4 savepoint  5 conditional UPDATE to ready  6 INSERT the audit entry  7 release savepoint
     with django_assert_num_queries(7):
-        assert commitment_send_to_accounting(user=project_admin, commitment_id=commitment.pk).ok
+        assert record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk).ok

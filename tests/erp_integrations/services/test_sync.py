@@ -30,7 +30,7 @@ def marks(records):
     """{record id: erp_missing_since_id} as the database has it now."""
     model = type(records[0])
     return dict(
-        model.objects.filter(pk__in=[r.pk for r in records]).values_list("pk", "erp_missing_since_id")
+        model.objects.filter(pk__in=[r.pk for r in records]).values_list("pk", "link__missing_since_id")
     )
 
 
@@ -235,9 +235,9 @@ def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     settings.SYNC_BATCH_SIZE = 2
     # One full batch of commitments: the platform's queries are
     #   claim (pg_try_advisory_lock), the connection with its company, stale runs (UPDATE), links total
-    #   (2 COUNTs), the new run (INSERT),
+    #   (1 COUNT: every kind's links share one table), the new run (INSERT),
     #   commitments: batch 1 (SELECT) + progress (UPDATE), the empty batch after it (SELECT),
-    #   invoices: the empty first batch (SELECT),
+    #   invoices and CCOs: the empty first batch of each (2 SELECTs),
     #   the marks and completion: SAVEPOINT, the marks (1 UPDATE), the run (UPDATE), RELEASE,
     #   release the claim (pg_advisory_unlock).
     one_batch = count_sync_queries(factories.company(), settings, 2)

@@ -6,9 +6,10 @@ from collections import Counter
 import pytest
 from django.db import connections
 
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import AuditEntry, Commitment, ExportState, SyncRun
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import (
     PausedSync,
@@ -73,7 +74,9 @@ def race(company, approver, commitments):
     def unlink(commitment):
         try:
             barrier.wait(timeout=30)
-            outcome["messages"].append(commitment_unlink(user=approver, commitment_id=commitment.pk).message)
+            outcome["messages"].append(
+                record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).message
+            )
         except Exception as exc:
             outcome["errors"].append(exc)
         finally:

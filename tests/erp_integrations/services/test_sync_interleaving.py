@@ -5,10 +5,12 @@ links, before the ERP answers) and links, unlinks or re-exports a record there.
 """
 
 import pytest
+from django.utils import timezone
 
-from erp_integrations.models import Commitment, ExportState
+from erp_integrations.kinds import COMMITMENT
+from erp_integrations.models import Commitment, ErpLink, ExportState
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import SteppingConnector, delete_in_erp, restore_in_erp
 
@@ -73,9 +75,11 @@ def test_a_link_removed_while_the_run_asks_the_erp_is_never_marked(company, proj
 
     def link_removed():
         # However the link goes away meanwhile, the run must not mark what is no longer there.
+        link_id = Commitment.objects.get(pk=commitment.pk).link_id
         Commitment.objects.filter(pk=commitment.pk).update(
-            erp_id=None, linked_at=None, linked_by=None, export_state=ExportState.DRAFT
+            erp_id=None, linked_at=None, link=None, export_state=ExportState.DRAFT
         )
+        ErpLink.objects.filter(pk=link_id).update(unlinked_at=timezone.now())
 
     run = sync(company, before=at_first_question(link_removed))
 
@@ -95,7 +99,7 @@ def test_a_record_unlinked_while_a_run_sees_it_back_in_the_erp_stays_unlinked(co
 
     def user_unlinks():
         # The platform still goes by the last completed run: missing, so unlink succeeds.
-        outcome.append(commitment_unlink(user=approver, commitment_id=commitment.pk).message)
+        outcome.append(record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).message)
 
     run = sync(company, before=at_first_question(user_unlinks))
 
@@ -115,7 +119,7 @@ def test_a_record_unlinked_and_exported_again_during_a_run_keeps_its_new_link_un
     assert fresh(commitment).erp_missing_since_id == first.pk
 
     def unlink_and_export_again():
-        assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
+        assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
         factories.link(fresh(commitment), by=approver)
 
     run = sync(company, before=at_first_question(unlink_and_export_again))

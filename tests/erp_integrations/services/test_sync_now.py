@@ -1,17 +1,16 @@
 """Sync now: an ERP Integrations admin queues the same task the hourly run uses."""
 
 from datetime import timedelta
-from http import HTTPStatus
 
 import pytest
 from django.db import connection
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import PermissionLevel
-from accounts.permissions import AccessDenied
+from accounts.permissions import AccessDenied, NotFound
 from erp_integrations.celery import app
 from erp_integrations.models import SyncRun
+from erp_integrations.services.results import Outcome
 from erp_integrations.services.sync import sync_now_request
 from tests import factories
 from tests.erp_integrations.broker import take_sent_tasks
@@ -38,7 +37,7 @@ def test_sync_now_queues_the_sync_task_once_the_request_commits(django_capture_o
         # Nothing reaches the broker before the request's transaction commits.
         assert take_sent_tasks() == []
 
-    assert result.ok and result.status == HTTPStatus.OK
+    assert result.ok and result.outcome == Outcome.DONE
     assert result.message.startswith("Sync started.")
     assert len(callbacks) == 1
     [sent] = take_sent_tasks()
@@ -64,7 +63,7 @@ def test_sync_now_is_not_found_for_an_outsider(django_capture_on_commit_callback
     company, other = factories.company(), factories.company()
     outsider = erp_admin(other, "outsider")
 
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Http404):
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(NotFound):
         sync_now_request(user=outsider, company=company)
 
     assert callbacks == []
@@ -79,7 +78,7 @@ def test_sync_now_is_refused_without_an_active_connection(django_capture_on_comm
     with django_capture_on_commit_callbacks() as callbacks:
         result = sync_now_request(user=erp_admin(company), company=company)
 
-    assert (result.ok, result.status) == (False, HTTPStatus.CONFLICT)
+    assert (result.ok, result.outcome) == (False, Outcome.CONFLICT)
     assert result.message == "This company has no active ERP connection to sync."
     assert callbacks == []
 
@@ -108,7 +107,7 @@ def test_sync_now_is_refused_politely_while_a_run_is_in_progress(settings):
     with PausedSync(company, hold_at=2):
         result = sync_now_request(user=admin, company=company)
 
-    assert (result.ok, result.status) == (False, HTTPStatus.CONFLICT)
+    assert (result.ok, result.outcome) == (False, Outcome.CONFLICT)
     assert result.message == (
         "A sync with Sage 300 CRE® is already running (1 of 3 links checked). "
         "Wait for it to finish before starting another."
@@ -145,7 +144,7 @@ def test_sync_now_says_so_when_the_task_queue_is_unreachable(unreachable_broker)
 
     result = sync_now_request(user=erp_admin(company), company=company)
 
-    assert (result.ok, result.status) == (False, HTTPStatus.SERVICE_UNAVAILABLE)
+    assert (result.ok, result.outcome) == (False, Outcome.UNAVAILABLE)
     assert result.message.startswith("The sync could not be queued: the task queue is not reachable")
     assert not SyncRun.objects.exists()
 
@@ -161,7 +160,7 @@ def test_a_second_sync_now_is_refused_while_the_first_waits_for_a_worker(django_
         second = sync_now_request(user=admin, company=company)
 
     assert first.ok
-    assert not second.ok and second.status == HTTPStatus.CONFLICT
+    assert not second.ok and second.outcome == Outcome.CONFLICT
     assert "already requested and is waiting for a worker" in second.message
     assert len(take_sent_tasks()) == 1
 

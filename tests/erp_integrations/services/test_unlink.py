@@ -1,15 +1,21 @@
 """Unlink: who may, when it succeeds, what it says when it does not, and what it records."""
 
-from http import HTTPStatus
-
 import pytest
-from django.http import Http404
 
 from accounts.models import PermissionLevel
-from accounts.permissions import AccessDenied, CompanyAccess
-from erp_integrations.models import AuditEntry, Commitment, ErpSystem, ExportState, SubcontractorInvoice
+from accounts.permissions import AccessDenied, CompanyAccess, NotFound
+from erp_integrations.kinds import COMMITMENT, INVOICE
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    ErpLink,
+    ErpSystem,
+    ExportState,
+    SubcontractorInvoice,
+)
+from erp_integrations.services.results import Outcome
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink, subcontractor_invoice_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
 
@@ -60,10 +66,10 @@ def audit_trail(record):
 
 
 def test_unlink_fails_while_the_erp_record_exists(approver, commitment):
-    result = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    result = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
     assert not result.ok
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert result.message == STILL_IN_SAGE_300
     commitment.refresh_from_db()
     assert commitment.erp_id and commitment.export_state == ExportState.SYNCED
@@ -73,7 +79,7 @@ def test_unlink_fails_while_the_erp_record_exists(approver, commitment):
 def test_unlink_fails_after_the_erp_record_was_deleted_until_a_sync_completes(approver, commitment):
     delete_in_erp(commitment)
 
-    result = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    result = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
     assert result.message == STILL_IN_SAGE_300
     commitment.refresh_from_db()
@@ -84,13 +90,16 @@ def test_unlink_succeeds_once_a_completed_sync_saw_the_erp_record_missing(approv
     erp_id = commitment.erp_id
     deleted_in_erp_and_synced(commitment)
 
-    result = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    result = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.ok and result.status == HTTPStatus.OK
+    assert result.ok and result.outcome == Outcome.DONE
     assert result.message == "Successfully Unlinked"
     commitment.refresh_from_db()
-    assert (commitment.erp_id, commitment.linked_at, commitment.linked_by_id) == (None, None, None)
+    assert (commitment.link_id, commitment.erp_id, commitment.linked_at) == (None, None, None)
     assert commitment.erp_missing_since_id is None
+    # The link stays as the record's history: who unlinked it and when.
+    [closed] = ErpLink.objects.filter(kind="commitment", record_id=commitment.pk)
+    assert (closed.erp_id, closed.unlinked_by) == (erp_id, approver) and closed.unlinked_at is not None
     assert commitment.export_state == ExportState.DRAFT
     assert not commitment.is_locked
     assert result.record.pk == commitment.pk and result.record.export_state == ExportState.DRAFT
@@ -112,18 +121,18 @@ def test_a_failed_sync_does_not_count(approver, commitment):
     sandbox_set_mode(erp_system="sage300", mode="offline")
     assert sync(commitment.company).status == "failed"
 
-    result = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    result = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
     assert result.message == STILL_IN_SAGE_300
 
 
 def test_unlinking_twice_says_it_was_already_unlinked_and_changes_nothing(approver, commitment):
     deleted_in_erp_and_synced(commitment)
-    assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
+    assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
-    again = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    again = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert not again.ok and again.status == HTTPStatus.CONFLICT
+    assert not again.ok and again.outcome == Outcome.CONFLICT
     assert (
         again.message == "This commitment is not linked to Sage 300 CRE® any more: it was already unlinked."
     )
@@ -136,26 +145,31 @@ def test_a_commitment_with_linked_invoices_cannot_be_unlinked_until_they_are(app
     invoices = [factories.link(factories.invoice(commitment=commitment)) for _ in range(2)]
     deleted_in_erp_and_synced(commitment)
 
-    result = commitment_unlink(user=approver, commitment_id=commitment.pk)
+    result = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
 
-    assert result.status == HTTPStatus.CONFLICT
+    assert result.outcome == Outcome.CONFLICT
     assert result.message == (
-        "This commitment has 2 subcontractor invoices synced with Sage 300 CRE®. "
-        "Unlink them first, then unlink the commitment."
+        f"This commitment has 2 requisitions ({invoices[0].number}, {invoices[1].number}) synced with "
+        "Sage 300 CRE®. Unlink them first, then unlink the commitment."
     )
+    # Each is named and can be linked to.
+    assert [(kind.slug, child.pk) for kind, child in result.blocking] == [("invoice", i.pk) for i in invoices]
     assert Commitment.objects.get(pk=commitment.pk).is_linked
     assert audit_trail(commitment)[0][0] == "refused"
 
     for invoice in invoices:
         delete_in_erp(invoice)
     sync(commitment.company)
-    subcontractor_invoice_unlink(user=approver, invoice_id=invoices[0].pk)
-    one_left = commitment_unlink(user=approver, commitment_id=commitment.pk)
-    assert one_left.message.startswith("This commitment has 1 subcontractor invoice synced")
+    record_unlink(kind=INVOICE, user=approver, record_id=invoices[0].pk)
+    one_left = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
+    assert one_left.message.startswith(f"This commitment has 1 requisition ({invoices[1].number}) synced")
     assert "Unlink it first" in one_left.message
 
-    subcontractor_invoice_unlink(user=approver, invoice_id=invoices[1].pk)
-    assert commitment_unlink(user=approver, commitment_id=commitment.pk).message == "Successfully Unlinked"
+    record_unlink(kind=INVOICE, user=approver, record_id=invoices[1].pk)
+    assert (
+        record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).message
+        == "Successfully Unlinked"
+    )
 
 
 def test_a_requisition_still_in_sage_100_is_refused_in_the_erps_words():
@@ -165,21 +179,21 @@ def test_a_requisition_still_in_sage_100_is_refused_in_the_erps_words():
     commitment = factories.link(factories.commitment(project=project))
     invoice = factories.link(factories.invoice(commitment=commitment))
 
-    assert subcontractor_invoice_unlink(user=approver, invoice_id=invoice.pk).message == (
+    assert record_unlink(kind=INVOICE, user=approver, record_id=invoice.pk).message == (
         REQUISITION_STILL_IN_SAGE_100
     )
-    assert commitment_unlink(user=approver, commitment_id=commitment.pk).message.startswith(
-        "This commitment has 1 subcontractor invoice synced with Sage 100 Contractor®."
+    assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).message.startswith(
+        f"This commitment has 1 requisition ({invoice.number}) synced with Sage 100 Contractor®."
     )
 
     deleted_in_erp_and_synced(invoice)
-    result = subcontractor_invoice_unlink(user=approver, invoice_id=invoice.pk)
+    result = record_unlink(kind=INVOICE, user=approver, record_id=invoice.pk)
 
     assert result.message == "Successfully Unlinked"
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.DRAFT and invoice.erp_id is None
-    assert commitment_unlink(user=approver, commitment_id=commitment.pk).message == STILL_IN_SAGE_100
-    assert subcontractor_invoice_unlink(user=approver, invoice_id=invoice.pk).message == (
+    assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).message == STILL_IN_SAGE_100
+    assert record_unlink(kind=INVOICE, user=approver, record_id=invoice.pk).message == (
         "This subcontractor invoice is not linked to Sage 100 Contractor® any more: it was already unlinked."
     )
     entry = AuditEntry.objects.filter(record_type="invoice", outcome="success").get()
@@ -208,7 +222,7 @@ def test_a_member_missing_a_requirement_is_refused_with_the_reason(
     )
 
     with pytest.raises(AccessDenied) as refused:
-        commitment_unlink(user=pm, commitment_id=commitment.pk)
+        record_unlink(kind=COMMITMENT, user=pm, record_id=commitment.pk)
 
     assert missing in refused.value.decision.reason
     assert Commitment.objects.get(pk=commitment.pk).is_linked
@@ -219,34 +233,36 @@ def test_an_outsider_gets_not_found(commitment):
     other = factories.company()
     outsider = factories.approver(other, factories.project(company=other), username="outsider")
 
-    with pytest.raises(Http404):
-        commitment_unlink(user=outsider, commitment_id=commitment.pk)
+    with pytest.raises(NotFound):
+        record_unlink(kind=COMMITMENT, user=outsider, record_id=commitment.pk)
 
 
 def test_an_unknown_record_is_not_found(approver):
-    with pytest.raises(Http404):
-        commitment_unlink(user=approver, commitment_id=987654)
-    with pytest.raises(Http404):
-        subcontractor_invoice_unlink(user=approver, invoice_id=987654)
+    with pytest.raises(NotFound):
+        record_unlink(kind=COMMITMENT, user=approver, record_id=987654)
+    with pytest.raises(NotFound):
+        record_unlink(kind=INVOICE, user=approver, record_id=987654)
 
 
 def test_unlink_runs_few_queries(approver, commitment, django_assert_num_queries):
     deleted_in_erp_and_synced(commitment)
     # SAVEPOINT, 1) the commitment, row locked, with company, connection and project,
-    # 2) directory entry, 3) project levels, 4) linked invoices (COUNT), 5) clear the
-    # link (UPDATE), 6) audit entry (INSERT), RELEASE SAVEPOINT.
-    with django_assert_num_queries(8):
-        assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
+    # 2) directory entry, 3) project levels, 4) its link, row locked, 5) linked
+    # invoices and CCOs (one UNION), 6) clear the record's link (UPDATE), 7) close the
+    # link (UPDATE), 8) audit entry (INSERT), RELEASE SAVEPOINT.
+    with django_assert_num_queries(10):
+        assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
 
 def test_unlink_with_the_callers_access_skips_loading_it(approver, commitment, django_assert_num_queries):
     deleted_in_erp_and_synced(commitment)
     access = CompanyAccess.load(approver, commitment.company)
     # SAVEPOINT, 1) the commitment, row locked, with company, connection and project,
-    # 2) linked invoices (COUNT), 3) clear the link (UPDATE), 4) audit entry (INSERT),
-    # RELEASE SAVEPOINT. The directory entry and project levels come with ``access``.
-    with django_assert_num_queries(6):
-        assert commitment_unlink(user=approver, commitment_id=commitment.pk, access=access).ok
+    # 2) its link, row locked, 3) linked invoices and CCOs, 4) clear the record's link,
+    # 5) close the link, 6) audit entry (INSERT), RELEASE SAVEPOINT. The directory
+    # entry and project levels come with ``access``.
+    with django_assert_num_queries(8):
+        assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk, access=access).ok
 
 
 def test_unlink_checks_the_permission_with_the_callers_access(company, project, commitment):
@@ -257,7 +273,7 @@ def test_unlink_checks_the_permission_with_the_callers_access(company, project, 
     access = CompanyAccess.load(viewer, company)
 
     with pytest.raises(AccessDenied):
-        commitment_unlink(user=viewer, commitment_id=commitment.pk, access=access)
+        record_unlink(kind=COMMITMENT, user=viewer, record_id=commitment.pk, access=access)
     commitment.refresh_from_db()
     assert commitment.is_linked
 
@@ -270,14 +286,20 @@ def test_unlink_ignores_an_access_to_another_company(project, approver, commitme
     outsider = factories.approver(other, other_project, username="outsider")
     deleted_in_erp_and_synced(commitment)
 
-    with pytest.raises(Http404):
-        commitment_unlink(
-            user=outsider, commitment_id=commitment.pk, access=CompanyAccess.load(outsider, other)
+    with pytest.raises(NotFound):
+        record_unlink(
+            kind=COMMITMENT,
+            user=outsider,
+            record_id=commitment.pk,
+            access=CompanyAccess.load(outsider, other),
         )
     # Another user's access is not taken for the caller's either.
-    with pytest.raises(Http404):
-        commitment_unlink(
-            user=outsider, commitment_id=commitment.pk, access=CompanyAccess.load(approver, project.company)
+    with pytest.raises(NotFound):
+        record_unlink(
+            kind=COMMITMENT,
+            user=outsider,
+            record_id=commitment.pk,
+            access=CompanyAccess.load(approver, project.company),
         )
     commitment.refresh_from_db()
     assert commitment.is_linked
@@ -288,8 +310,9 @@ def test_a_refused_invoice_unlink_runs_few_queries(
 ):
     invoice = factories.link(factories.invoice(commitment=commitment))
     # SAVEPOINT, 1) the invoice, row locked, with company, connection and project,
-    # 2) directory entry, 3) project levels, 4) audit entry (INSERT), RELEASE SAVEPOINT.
-    with django_assert_num_queries(6):
-        result = subcontractor_invoice_unlink(user=approver, invoice_id=invoice.pk)
-    assert result.status == HTTPStatus.CONFLICT
+    # 2) directory entry, 3) project levels, 4) its link, row locked, 5) audit entry
+    # (INSERT), RELEASE SAVEPOINT. An invoice has no children to ask about.
+    with django_assert_num_queries(7):
+        result = record_unlink(kind=INVOICE, user=approver, record_id=invoice.pk)
+    assert result.outcome == Outcome.CONFLICT
     assert SubcontractorInvoice.objects.get(pk=invoice.pk).is_linked

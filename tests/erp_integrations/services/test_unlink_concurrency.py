@@ -6,9 +6,10 @@ from collections import Counter
 import pytest
 from django.db import connections
 
+from erp_integrations.kinds import COMMITMENT, INVOICE
 from erp_integrations.models import AuditEntry, Commitment, ErpSystem, ExportState, SubcontractorInvoice
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink, subcontractor_invoice_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
 
@@ -73,8 +74,8 @@ def test_twenty_users_unlinking_one_record_at_once_give_exactly_one_success(
 
     def unlink(i):
         if record_type == "commitment":
-            return commitment_unlink(user=approvers[i], commitment_id=record.pk)
-        return subcontractor_invoice_unlink(user=approvers[i], invoice_id=record.pk)
+            return record_unlink(kind=COMMITMENT, user=approvers[i], record_id=record.pk)
+        return record_unlink(kind=INVOICE, user=approvers[i], record_id=record.pk)
 
     results, errors = run_at_once(USERS, unlink)
 

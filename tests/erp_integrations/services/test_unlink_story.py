@@ -8,9 +8,10 @@ ERP counts as present at the next sync, and Unlink is refused again.
 
 import pytest
 
+from erp_integrations.kinds import kind_of
 from erp_integrations.models import ErpSystem, ExportState
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink, subcontractor_invoice_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp, restore_in_erp
 
@@ -24,9 +25,7 @@ def hourly_sync(company):
 
 
 def unlink(user, record):
-    if record.record_type == "commitment":
-        return commitment_unlink(user=user, commitment_id=record.pk)
-    return subcontractor_invoice_unlink(user=user, invoice_id=record.pk)
+    return record_unlink(kind=kind_of(record), user=user, record_id=record.pk)
 
 
 def tell_the_story(approver, record, *, red_words):

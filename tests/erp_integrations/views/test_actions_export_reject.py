@@ -8,6 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
+from erp_integrations.kinds import kind_of
 from erp_integrations.models import AuditEntry, Commitment, ExportState
 from erp_integrations.sandbox.services import sandbox_set_mode
 from tests import factories
@@ -48,7 +49,7 @@ def triggered(response) -> dict:
 
 def outcomes(record, action):
     return list(
-        AuditEntry.objects.filter(record_id=record.pk, record_type=record.record_type, action=action)
+        AuditEntry.objects.filter(record_id=record.pk, record_type=kind_of(record).slug, action=action)
         .order_by("id")
         .values_list("outcome", flat=True)
     )

@@ -124,10 +124,12 @@ def test_an_htmx_unlink_reply_loads_the_users_access_once(django_assert_num_quer
 
     # 1) session, 2) user, 3) company with its connection, 4) directory entry, 5) project
     # levels (the service checks with this access, it does not load its own), 6) the
-    # record; the service: SAVEPOINT, 7) the record, row locked, 8) linked invoices
-    # (COUNT), 9) clear the link (UPDATE), 10) audit entry (INSERT), RELEASE SAVEPOINT;
-    # the unlinked record is the service's (not read again); 11-12) the sync status.
-    with django_assert_num_queries(14):
+    # record; the service: SAVEPOINT, 7) the record, row locked, 8) its link, row
+    # locked, 9) linked invoices and CCOs (one UNION), 10) clear the record's link
+    # (UPDATE), 11) close the link (UPDATE), 12) audit entry (INSERT), RELEASE
+    # SAVEPOINT; the unlinked record is the service's (not read again); 13-14) the
+    # sync status.
+    with django_assert_num_queries(16):
         response = post(client, action_url(commitment, "unlink"), htmx=True, token=token, current=page)
 
     assert response.status_code == HTTPStatus.OK
@@ -162,10 +164,15 @@ def test_a_commitment_with_synced_invoices_says_to_unlink_them_first():
     response = unlink(client_for(world.approver), invoice.commitment)
 
     assert response.status_code == HTTPStatus.CONFLICT
-    assert row_message(response) == (
-        "This commitment has 1 subcontractor invoice synced with Sage 100 Contractor®. "
+    assert row_message(response).startswith(
+        f"This commitment has 1 requisition ({invoice.number}) synced with Sage 100 Contractor®. "
         "Unlink it first, then unlink the commitment."
     )
+    # The requisition is named and linked, to its page in the project's Commitments tool.
+    detail = reverse("invoice_detail", args=[world.project.pk, invoice.pk])
+    html = response.content.decode()
+    assert html.count('data-testid="blocking-link"') == 1
+    assert f'<a href="{detail}" data-testid="blocking-link">Subcontractor invoice {invoice.number} on ' in html
 
 
 def test_a_double_submit_unlinks_once_and_says_so_the_second_time():

@@ -222,7 +222,7 @@ def test_unknown_companies_tabs_and_lists_are_404(world):
     client = client_for(world.approver, csrf=False)
 
     assert client.get(tab_url(world.company).replace(str(world.company.pk), "999999")).status_code == 404
-    assert client.get(f"/companies/{world.company.pk}/erp/change-orders/").status_code == 404
+    assert client.get(f"/companies/{world.company.pk}/erp/vendors/").status_code == 404
     assert client.get(f"/companies/{world.company.pk}/erp/commitments/archived/").status_code == 404
 
 

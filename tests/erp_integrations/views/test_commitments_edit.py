@@ -213,7 +213,7 @@ def test_a_synced_record_is_locked_until_unlinked_then_editable_again(world):
 
     # What a successful Unlink leaves: a draft without a link.
     Commitment.objects.filter(pk=commitment.pk).update(
-        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, linked_by=None
+        export_state=ExportState.DRAFT, erp_id=None, linked_at=None, link=None
     )
     detail = client.get(_url("commitment_detail", commitment)).content.decode()
     assert 'data-testid="locked-reason"' not in detail

@@ -7,11 +7,12 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from accounts.models import PermissionLevel
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import AuditEntry, Commitment, ExportState, SyncRun
 from erp_integrations.sandbox.services import sandbox_delete
-from erp_integrations.services.exports import commitment_export
+from erp_integrations.services.exports import record_export
 from erp_integrations.services.sync import connection_sync
-from erp_integrations.services.unlink import commitment_unlink
+from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.views.commitments_world import build_world, commitment_form_data, text_of
 
@@ -98,7 +99,7 @@ def test_after_unlink_the_commitment_is_edited_sent_and_exported_again_with_a_ne
     # Deleted in the ERP, seen gone by a completed sync, then unlinked.
     sandbox_delete(erp_system="sage300", kind="commitment", erp_id=first_erp_id)
     connection_sync(connection_id=world.company.erp_connection.pk, trigger=SyncRun.Trigger.MANUAL)
-    assert commitment_unlink(user=approver, commitment_id=commitment.pk).ok
+    assert record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
     detail = client.get(_url("commitment_detail", commitment)).content.decode()
     assert 'data-testid="locked-reason"' not in detail and 'data-testid="edit-commitment"' in detail
@@ -109,7 +110,7 @@ def test_after_unlink_the_commitment_is_edited_sent_and_exported_again_with_a_ne
     assert response.status_code == HTTPStatus.FOUND
 
     assert client.post(_url("commitment_send", commitment)).status_code == HTTPStatus.FOUND
-    assert commitment_export(user=approver, commitment_id=commitment.pk).ok
+    assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
     assert commitment.title == "Corrected title"

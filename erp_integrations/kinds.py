@@ -1,0 +1,307 @@
+"""The record kinds the tool exports, links, syncs and unlinks: one entry per kind.
+
+Everything that differs between commitments, subcontractor invoices and commitment
+change orders is written here, once, as data: the model, the nouns (the platform's
+and each ERP's), the tab and its list titles, the pages of the project's Commitments
+tool, the claim namespace of an export, the parent a record belongs to and the children
+that must be unlinked before it, the editable fields and form, the connector
+operations, the audit label, the columns a list sorts and searches by, and how a row
+reads. Tabs, list pages, row actions, the send / export / reject / unlink services,
+the sync, the selectors and the audit trail are built from these entries; no other
+module asks which kind a record is.
+
+Adding a kind: its model (a ``LinkedRecord``), its form, its connector operations
+(``validate_<slug>`` on each connector, and what it sends: ``erp_payload``), then one
+``RecordKind`` below and its place in ``KINDS``. See the README's "Adding a record kind".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from django.template.defaultfilters import date as date_filter
+from django.urls import reverse
+from django.utils.module_loading import import_string
+
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    CommitmentChangeOrder,
+    ErpSystem,
+    LinkedRecord,
+    SubcontractorInvoice,
+)
+
+#: How much of a CCO's description the ERPs keep.
+ERP_DESCRIPTION_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    """A column a list sorts by: its name in the URL, the model field and its label."""
+
+    name: str
+    field: str
+    label: str
+    #: The direction a click on the column header sorts first.
+    descending_first: bool = False
+
+
+NUMBER = SortColumn("number", "number", "Number")
+TITLE = SortColumn("title", "title", "Title")
+AMOUNT = SortColumn("amount", "amount", "Amount", descending_first=True)
+
+
+@dataclass(frozen=True, eq=False)
+class RecordKind:
+    #: The kind's id: a link's kind, the audit trail's record type, the ERP store's kind.
+    slug: str
+    model: type[LinkedRecord]
+    #: The platform's nouns, e.g. "subcontractor invoice" / "subcontractor invoices".
+    noun: str
+    nouns: str
+    #: Each ERP's nouns (singular, plural) where they differ from the platform's; the
+    #: articles' red words use them: "The requisition is still in Sage 100 Contractor®."
+    erp_nouns: Mapping[str, tuple[str, str]]
+    #: The tab: its slug in URLs and its title.
+    tab_slug: str
+    tab_title: str
+    #: What the tab's list titles start with: "Change Orders - Ready to Export".
+    list_title: str
+    #: How the synced list says it: "Synced with" / "Successfully Synced with".
+    synced_words: str
+    #: The record's page in the project's Commitments tool (URL args: project id, record id).
+    detail_url_name: str
+    #: The namespace of the claim an export of one record holds (see ``locks``).
+    lock_namespace: int
+    #: The audit trail's word for the kind.
+    audit_label: str
+    #: How a record is named in a sentence: "Commitment SC-001".
+    label: Callable[[Any], str]
+    #: A row's title and the line under it in the tool's lists.
+    row_title: Callable[[Any], str]
+    row_sub: Callable[[Any], str]
+    #: What the export sends to the ERP (the connector adds nothing of its own).
+    erp_payload: Callable[[Any], dict]
+    #: The connector operation that checks the ERP's own limits, per connector.
+    connector_validate: str
+    #: The field naming the record this one belongs to ("commitment"), or "".
+    parent_field: str = ""
+    #: Slugs of the kinds whose linked records block an unlink of this one.
+    children: tuple[str, ...] = ()
+    #: Fields a user edits; all of them lock while the record is ready or synced.
+    editable_fields: tuple[str, ...] = ()
+    #: Dotted path of the form of the project's Commitments tool.
+    form_path: str = ""
+    #: Related rows loaded with a record wherever it is shown or acted on.
+    related: tuple[str, ...] = ("project", "vendor")
+    #: Text columns the lists search (with trigram indexes on PostgreSQL), besides the
+    #: number, the ERP id and the vendor.
+    search_fields: tuple[str, ...] = ()
+    #: The heading of the title column when it is not a sortable "Title".
+    title_heading: str = "Title"
+    #: Columns the lists sort by, besides when the record was synced or updated.
+    sort_columns: tuple[SortColumn, ...] = (NUMBER, AMOUNT)
+    #: Warnings an export gives without refusing (the ERP cuts a field, say).
+    erp_warnings: Callable[[Any, str], list[str]] = field(default=lambda record, erp_name: [])
+
+    def erp_noun(self, erp_system: str, *, plural: bool = False) -> str:
+        singular, many = self.erp_nouns.get(erp_system, (self.noun, self.nouns))
+        return many if plural else singular
+
+    def still_in_erp_message(self, erp_system: str, erp_name: str) -> str:
+        """The articles' red words, in the ERP's own noun."""
+        return f"The {self.erp_noun(erp_system)} is still in {erp_name}. Please delete it before retrying."
+
+    def parent(self, record) -> LinkedRecord | None:
+        return getattr(record, self.parent_field) if self.parent_field else None
+
+    def external_reference(self, record) -> str:
+        """The platform id an ERP record carries, so a retried export finds it."""
+        return f"{self.slug}-{record.pk}"
+
+    def detail_url(self, record) -> str:
+        return reverse(self.detail_url_name, args=[record.project_id, record.pk])
+
+    @cached_property
+    def form(self):
+        return import_string(self.form_path)
+
+    @property
+    def child_kinds(self) -> list[RecordKind]:
+        return [BY_SLUG[slug] for slug in self.children]
+
+    def objects(self):
+        """The kind's records with what every page and action shows of them."""
+        return self.model.objects.select_related(*self.related)
+
+
+def _invoice_period(invoice: SubcontractorInvoice) -> str:
+    start = date_filter(invoice.billing_period_start, "j M Y")
+    return f"{start} – {date_filter(invoice.billing_period_end, 'j M Y')}"
+
+
+def _commitment_payload(commitment: Commitment) -> dict:
+    return {
+        "number": commitment.number,
+        "title": commitment.title,
+        "kind": commitment.kind,
+        "vendor": commitment.vendor.name,
+        "amount": str(commitment.amount),
+        "project": commitment.project.number,
+    }
+
+
+def _invoice_payload(invoice: SubcontractorInvoice) -> dict:
+    return {
+        "number": invoice.number,
+        "commitment": invoice.commitment.erp_id,
+        "vendor": invoice.vendor.name,
+        "period_start": invoice.billing_period_start.isoformat(),
+        "period_end": invoice.billing_period_end.isoformat(),
+        "amount": str(invoice.amount),
+    }
+
+
+def summed_change_lines(change_order: CommitmentChangeOrder) -> list[dict]:
+    """The CCO's lines as the ERP receives them: one per commitment line, amounts summed.
+
+    The ERPs take one change per commitment line, so a line changed more than once in
+    one CCO goes as a single line. ``times`` says how many of the CCO's lines it sums.
+    """
+    summed: dict[int, dict] = {}
+    for item in change_order.line_items.all():
+        line = item.commitment_line
+        entry = summed.setdefault(
+            line.pk,
+            {"cost_code": line.cost_code, "description": line.description, "amount": Decimal(0), "times": 0},
+        )
+        entry["amount"] += item.amount
+        entry["times"] += 1
+    return list(summed.values())
+
+
+def _cco_payload(change_order: CommitmentChangeOrder) -> dict:
+    return {
+        "number": change_order.number,
+        "title": change_order.title,
+        "description": change_order.description[:ERP_DESCRIPTION_LIMIT],
+        "commitment": change_order.commitment.erp_id,
+        "commitment_kind": change_order.commitment.kind,
+        "vendor": change_order.vendor.name,
+        "amount": str(change_order.amount),
+        "lines": [
+            {"cost_code": line["cost_code"], "amount": str(line["amount"])}
+            for line in summed_change_lines(change_order)
+        ],
+    }
+
+
+def _cco_warnings(change_order: CommitmentChangeOrder, erp_name: str) -> list[str]:
+    if len(change_order.description) > ERP_DESCRIPTION_LIMIT:
+        return [
+            f"{erp_name} keeps the first {ERP_DESCRIPTION_LIMIT:,} characters of the description "
+            f"(it has {len(change_order.description):,}); the platform keeps it whole."
+        ]
+    return []
+
+
+# Lock namespaces: 1 is the sync's (see ``locks.SYNC``).
+COMMITMENT = RecordKind(
+    slug="commitment",
+    model=Commitment,
+    noun="commitment",
+    nouns="commitments",
+    erp_nouns={},
+    tab_slug="commitments",
+    tab_title="Commitments",
+    list_title="Commitments",
+    synced_words="Synced with",
+    detail_url_name="commitment_detail",
+    lock_namespace=2,
+    audit_label=AuditEntry.RecordType.COMMITMENT.label,
+    label=lambda commitment: f"Commitment {commitment.number}",
+    row_title=lambda commitment: commitment.title,
+    row_sub=lambda commitment: commitment.get_kind_display(),
+    erp_payload=_commitment_payload,
+    connector_validate="validate_commitment",
+    children=("invoice", "cco"),
+    editable_fields=("kind", "number", "title", "vendor", "status"),
+    form_path="erp_integrations.forms.CommitmentForm",
+    search_fields=("title",),
+    sort_columns=(NUMBER, TITLE, AMOUNT),
+)
+
+INVOICE = RecordKind(
+    slug="invoice",
+    model=SubcontractorInvoice,
+    noun="subcontractor invoice",
+    nouns="subcontractor invoices",
+    # Both ERPs book a subcontractor's invoice as a requisition (AP-REQ-…, RQ…).
+    erp_nouns={
+        ErpSystem.SAGE_100_CONTRACTOR.value: ("requisition", "requisitions"),
+        ErpSystem.SAGE_300_CRE.value: ("requisition", "requisitions"),
+    },
+    tab_slug="subcontractor-invoices",
+    tab_title="Subcontractor Invoices",
+    list_title="Subcontractor Invoices",
+    synced_words="Synced with",
+    detail_url_name="invoice_detail",
+    lock_namespace=3,
+    audit_label=AuditEntry.RecordType.INVOICE.label,
+    label=lambda invoice: f"Subcontractor invoice {invoice.number} on {invoice.commitment.number}",
+    row_title=_invoice_period,
+    row_sub=lambda invoice: f"on {invoice.commitment.number} · {invoice.commitment.title}",
+    erp_payload=_invoice_payload,
+    connector_validate="validate_invoice",
+    parent_field="commitment",
+    editable_fields=("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status"),
+    form_path="erp_integrations.forms.SubcontractorInvoiceForm",
+    related=("project", "vendor", "commitment"),
+    title_heading="Billing period",
+)
+
+CCO = RecordKind(
+    slug="cco",
+    model=CommitmentChangeOrder,
+    noun="commitment change order",
+    nouns="commitment change orders",
+    erp_nouns={
+        ErpSystem.SAGE_300_CRE.value: ("CCO", "CCOs"),
+        ErpSystem.SAGE_100_CONTRACTOR.value: ("CCO", "CCOs"),
+    },
+    tab_slug="change-orders",
+    tab_title="Commitment Change Orders",
+    list_title="Change Orders",
+    synced_words="Successfully Synced with",
+    detail_url_name="cco_detail",
+    lock_namespace=4,
+    audit_label=AuditEntry.RecordType.CCO.label,
+    label=lambda change_order: f"CCO {change_order.number} on {change_order.commitment.number}",
+    row_title=lambda change_order: change_order.title,
+    row_sub=lambda change_order: f"on {change_order.commitment.number} · {change_order.commitment.title}",
+    erp_payload=_cco_payload,
+    connector_validate="validate_cco",
+    parent_field="commitment",
+    editable_fields=("number", "title", "description", "status"),
+    form_path="erp_integrations.forms.ChangeOrderForm",
+    related=("project", "vendor", "commitment"),
+    search_fields=("title",),
+    sort_columns=(NUMBER, TITLE, AMOUNT),
+    erp_warnings=_cco_warnings,
+)
+
+#: Every kind, in tab order.
+KINDS: tuple[RecordKind, ...] = (COMMITMENT, INVOICE, CCO)
+BY_SLUG: dict[str, RecordKind] = {kind.slug: kind for kind in KINDS}
+BY_TAB: dict[str, RecordKind] = {kind.tab_slug: kind for kind in KINDS}
+BY_MODEL: dict[type, RecordKind] = {kind.model: kind for kind in KINDS}
+
+
+def kind_of(record) -> RecordKind:
+    """The kind of a record (by its model)."""
+    return BY_MODEL[type(record)]
