@@ -22,7 +22,7 @@ from erp_integrations.models import (
 )
 from tests import factories
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 @pytest.fixture
@@ -151,6 +151,7 @@ def test_rare_and_common_terms_give_the_same_pages(company, project, sort, term,
     assert rare == common and rare[0]
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatch, django_assert_num_queries):
     make_synced(project, 30)
     monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 5)
@@ -168,6 +169,7 @@ def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatc
     assert "LIMIT 20000" in queries.captured_queries[1]["sql"]
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_a_common_term_scarce_in_the_window_is_sorted_from_its_matches(
     company, project, monkeypatch, django_assert_num_queries
 ):
@@ -370,6 +372,7 @@ def _explain(sql: str, params=None) -> str:
     return plan
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.parametrize(
     ("sort", "index"),
     [
@@ -401,6 +404,7 @@ def test_each_sort_is_a_range_scan_of_its_index_with_no_sort_step(company, proje
     assert "Sort" not in plan, plan
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_the_search_is_in_the_shape_the_trigram_indexes_serve(company):
     # Django's icontains compiles to UPPER(col) LIKE UPPER(...), which the trigram
     # indexes on the bare columns (migration 0002) cannot answer; the search uses
@@ -506,6 +510,7 @@ def _audit_trail(company, rare_user, common_user, size=3000):
         cursor.execute("ANALYZE erp_integrations_auditentry")
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.parametrize(
     ("filters", "index"),
     [
@@ -529,6 +534,7 @@ def test_each_audit_filter_walks_its_index_newest_first_with_no_sort_step(compan
     assert "Sort" not in plan, plan
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_the_sync_history_walks_its_index_newest_first(company):
     with CaptureQueriesContext(connection) as queries:
         selectors.sync_run_page(connection_id=company.erp_connection.pk)

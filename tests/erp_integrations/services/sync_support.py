@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from django import db
 
 from erp_integrations.connectors import get_connector
-from erp_integrations.models import Commitment, SubcontractorInvoice
+from erp_integrations.kinds import kind_of
 from erp_integrations.sandbox.services import sandbox_delete, sandbox_restore
 from erp_integrations.services.sync import connection_sync
 
@@ -39,18 +39,17 @@ class SteppingConnector:
         return getattr(self.inner, name)
 
 
-def _erp_of(record: Commitment | SubcontractorInvoice) -> tuple[str, str]:
-    kind = "commitment" if isinstance(record, Commitment) else "invoice"
-    return record.company.erp_connection.erp_system, kind
+def _erp_of(record) -> tuple[str, str]:
+    return record.company.erp_connection.erp_system, kind_of(record).slug
 
 
-def delete_in_erp(record: Commitment | SubcontractorInvoice) -> None:
+def delete_in_erp(record) -> None:
     """What a user does in Sage before unlinking: delete the record there."""
     erp_system, kind = _erp_of(record)
     sandbox_delete(erp_system=erp_system, kind=kind, erp_id=record.erp_id)
 
 
-def restore_in_erp(record: Commitment | SubcontractorInvoice, erp_id: str) -> None:
+def restore_in_erp(record, erp_id: str) -> None:
     erp_system, kind = _erp_of(record)
     sandbox_restore(erp_system=erp_system, kind=kind, erp_id=erp_id)
 

@@ -14,6 +14,9 @@ SAGE_300 = ErpSystem.SAGE_300_CRE.value
 SAGE_100 = ErpSystem.SAGE_100_CONTRACTOR.value
 
 
+pytestmark = pytest.mark.embedded
+
+
 def _ready(erp_system: str = SAGE_300, **kwargs):
     company = factories.company(erp_system=erp_system)
     project = factories.project(company=company)
@@ -276,6 +279,7 @@ def test_unknown_commitment_is_404():
         record_export(kind=COMMITMENT, user=approver, record_id=987654321)
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.django_db(databases="__all__")
 def test_export_takes_a_handful_of_queries(django_assert_num_queries):
     approver, commitment = _ready(SAGE_100)
@@ -291,6 +295,7 @@ def test_export_takes_a_handful_of_queries(django_assert_num_queries):
         assert record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.django_db(databases="__all__")
 def test_sage_300_export_reads_the_line_items_once_more(django_assert_num_queries):
     approver, commitment = _ready(SAGE_300)

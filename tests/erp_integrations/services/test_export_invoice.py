@@ -16,6 +16,9 @@ SAGE_300 = ErpSystem.SAGE_300_CRE.value
 SAGE_100 = ErpSystem.SAGE_100_CONTRACTOR.value
 
 
+pytestmark = pytest.mark.embedded
+
+
 def _ready_invoice(
     erp_system: str = SAGE_100,
     *,
@@ -126,6 +129,7 @@ def test_an_invoice_export_retried_after_a_timeout_leaves_one_requisition(settin
     assert invoice.erp_id == requisition.erp_id and invoice.export_state == ExportState.SYNCED
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.django_db(databases="__all__")
 def test_invoice_export_takes_a_handful_of_queries(django_assert_num_queries):
     approver, _, invoice = _ready_invoice(SAGE_100)

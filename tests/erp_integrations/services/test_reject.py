@@ -15,6 +15,8 @@ from erp_integrations.services.exports import (
 from erp_integrations.services.results import Outcome
 from tests import factories
 
+pytestmark = pytest.mark.embedded
+
 
 def _world():
     company = factories.company()
@@ -163,6 +165,7 @@ def test_a_subcontractor_invoice_is_rejected_resent_and_exported():
     assert invoice.export_state == ExportState.SYNCED and invoice.rejection_reason == ""
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 @pytest.mark.django_db(databases="__all__")
 def test_reject_takes_a_handful_of_queries(django_assert_num_queries):
     project, approver, _ = _world()

@@ -9,6 +9,8 @@ from erp_integrations.services.exports import record_send_to_accounting
 from erp_integrations.services.results import Outcome
 from tests import factories
 
+pytestmark = pytest.mark.embedded
+
 
 @pytest.fixture
 def world(db):

@@ -14,7 +14,7 @@ from erp_integrations.services.sync import DEAD_WORKER_ERROR, connection_sync
 from tests import factories
 from tests.erp_integrations.services.sync_support import SteppingConnector, delete_in_erp, restore_in_erp
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def linked_commitments(company, count):
@@ -231,6 +231,7 @@ def count_sync_queries(company, settings, n):
     return len(queries), len(connector.calls)
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     settings.SYNC_BATCH_SIZE = 2
     # One full batch of commitments: the platform's queries are
@@ -247,6 +248,7 @@ def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     assert three_batches == (15 + 2 * 2, 3)
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
 def test_queries_per_link_stay_flat_with_the_default_batch_size(settings):
     settings.SYNC_BATCH_SIZE = 5000
     # As above, less the empty batch: a short batch is known to be the last.

@@ -14,7 +14,7 @@ from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import SteppingConnector, delete_in_erp, restore_in_erp
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 @pytest.fixture

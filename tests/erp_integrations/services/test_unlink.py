@@ -19,7 +19,7 @@ from erp_integrations.services.unlink import record_unlink
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 STILL_IN_SAGE_300 = "The commitment is still in Sage 300 CRE®. Please delete it before retrying."
 STILL_IN_SAGE_100 = "The commitment is still in Sage 100 Contractor®. Please delete it before retrying."

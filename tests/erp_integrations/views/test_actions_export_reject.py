@@ -27,7 +27,7 @@ from tests.erp_integrations.views.tool_world import (
     tab_url,
 )
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def act(client, record, action, *, htmx=True, data=None):

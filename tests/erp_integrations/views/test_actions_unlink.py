@@ -30,7 +30,7 @@ from tests.erp_integrations.views.tool_world import (
     text,
 )
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def unlink(client, record, *, htmx=True, data=None, company=None):
@@ -172,7 +172,9 @@ def test_a_commitment_with_synced_invoices_says_to_unlink_them_first():
     detail = reverse("invoice_detail", args=[world.project.pk, invoice.pk])
     html = response.content.decode()
     assert html.count('data-testid="blocking-link"') == 1
-    assert f'<a href="{detail}" data-testid="blocking-link">Subcontractor invoice {invoice.number} on ' in html
+    assert (
+        f'<a href="{detail}" data-testid="blocking-link">Subcontractor invoice {invoice.number} on ' in html
+    )
 
 
 def test_a_double_submit_unlinks_once_and_says_so_the_second_time():

@@ -13,7 +13,7 @@ from erp_integrations.sandbox.services import sandbox_switch
 from erp_integrations.views.sandbox_console import PAGE_SIZE
 from tests import factories
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def _client(user=None, *, csrf=False) -> Client:

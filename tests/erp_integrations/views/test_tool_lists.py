@@ -28,7 +28,7 @@ from tests.erp_integrations.views.tool_world import (
     text,
 )
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def bulk_commitments(world, count: int, *, state: str = ExportState.SYNCED, vendor=None) -> list[Commitment]:

@@ -24,7 +24,7 @@ from tests.erp_integrations.views.tool_world import (
     text,
 )
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def list_titles(response) -> list[str]:

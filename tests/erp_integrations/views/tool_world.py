@@ -26,6 +26,7 @@ from accounts.permissions import (
     PRIVILEGE_MISSING,
 )
 from erp_integrations import locks
+from erp_integrations.kinds import kind_of
 from erp_integrations.models import Commitment, SubcontractorInvoice, Vendor
 from erp_integrations.sandbox.services import sandbox_delete
 from erp_integrations.services.sync import connection_sync
@@ -127,11 +128,20 @@ def ready_invoice(world: World, commitment: Commitment | None = None, **fields) 
     return factories.invoice(commitment=commitment, export_state="ready", **fields)
 
 
-def delete_in_erp_and_sync(record: Commitment | SubcontractorInvoice) -> None:
+def synced_change_order(world: World, commitment: Commitment | None = None, **fields):
+    commitment = commitment or synced_commitment(world)
+    return factories.link(factories.change_order(commitment=commitment, **fields))
+
+
+def ready_change_order(world: World, commitment: Commitment | None = None, **fields):
+    commitment = commitment or synced_commitment(world)
+    return factories.change_order(commitment=commitment, export_state="ready", **fields)
+
+
+def delete_in_erp_and_sync(record) -> None:
     """The articles' order: delete the record in the ERP, then let a sync see it gone."""
-    kind = "commitment" if isinstance(record, Commitment) else "invoice"
     connection = record.company.erp_connection
-    sandbox_delete(erp_system=connection.erp_system, kind=kind, erp_id=record.erp_id)
+    sandbox_delete(erp_system=connection.erp_system, kind=kind_of(record).slug, erp_id=record.erp_id)
     run = connection_sync(connection_id=connection.pk, trigger="command")
     assert run is not None and run.status == "succeeded"
 
@@ -174,15 +184,12 @@ def list_url(company: Company, tab: str, list_slug: str) -> str:
     return reverse("erp_list", kwargs={"company_id": company.pk, "tab": tab, "list_slug": list_slug})
 
 
-def action_url(
-    record: Commitment | SubcontractorInvoice, action: str, *, company: Company | None = None
-) -> str:
-    tab = "commitments" if isinstance(record, Commitment) else "subcontractor-invoices"
+def action_url(record, action: str, *, company: Company | None = None) -> str:
     return reverse(
         "erp_action",
         kwargs={
             "company_id": (company or record.company).pk,
-            "tab": tab,
+            "tab": kind_of(record).tab_slug,
             "record_id": record.pk,
             "action": action,
         },
