@@ -12,9 +12,16 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from erp_integrations.models import Commitment, CommitmentLineItem, SubcontractorInvoice, Vendor
+from erp_integrations.kinds import ERP_DESCRIPTION_LIMIT
+from erp_integrations.models import (
+    Commitment,
+    CommitmentChangeOrder,
+    CommitmentLineItem,
+    SubcontractorInvoice,
+    Vendor,
+)
 from erp_integrations.sandbox.models import SandboxSwitch
-from erp_integrations.services.records import LineItemData
+from erp_integrations.services.records import ChangeLineData, LineItemData
 
 
 class _ServiceValidatedModelForm(forms.ModelForm):
@@ -41,15 +48,82 @@ def apply_errors(form: forms.BaseForm, error: ValidationError) -> None:
             form.add_error(target, message)
 
 
-class CommitmentForm(_ServiceValidatedModelForm):
-    class Meta:
-        model = Commitment
-        fields = ["kind", "number", "title", "vendor", "status"]
+class RecordForm(_ServiceValidatedModelForm):
+    """A record's form in the project's Commitments tool, with its lines if it has any.
 
-    def __init__(self, *args, company_id: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["vendor"].queryset = Vendor.objects.filter(company_id=company_id).order_by("name")
-        self.fields["vendor"].empty_label = "Choose a vendor"
+    Every kind's form is made the same way, ``Form(data, project=, parent=, record=)``
+    (``record`` when editing), so the record views are written once; ``service_fields()``
+    is what the kind's create or edit service takes.
+    """
+
+    #: The formset of the record's lines, or None.
+    lines_class: type[forms.BaseFormSet] | None = None
+
+    def __init__(self, data=None, *, project, parent=None, record=None):
+        fields = self._meta.fields
+        super().__init__(data, initial=forms.model_to_dict(record, fields=fields) if record else None)
+        self.setup(project=project, parent=parent)
+        self.lines = None
+        if self.lines_class is not None:
+            self.lines = self.lines_class(
+                data,
+                prefix="lines",
+                initial=self.lines_initial(record) if record else None,
+                form_kwargs=self.line_form_kwargs(parent=parent),
+            )
+
+    def setup(self, *, project, parent) -> None:
+        """Choices that depend on where the record is (the company's vendors)."""
+
+    def lines_initial(self, record) -> list[dict]:
+        return []
+
+    def line_form_kwargs(self, *, parent) -> dict:
+        return {}
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        return (self.lines is None or self.lines.is_valid()) and valid
+
+    def service_fields(self) -> dict:
+        """The cleaned fields as the service takes them: a related record by its id."""
+        values = {}
+        for name in self._meta.fields:
+            value = self.cleaned_data.get(name)
+            if self._meta.model._meta.get_field(name).is_relation:
+                values[f"{name}_id"] = value.pk if value is not None else None
+            else:
+                values[name] = value
+        if self.lines is not None:
+            values["line_items"] = self.lines.line_items()
+        return values
+
+    def disable_all(self) -> None:
+        super().disable_all()
+        if self.lines is not None:
+            for line in self.lines.forms:
+                line.disable_all()
+
+
+class _BaseLineFormSet(forms.BaseFormSet):
+    #: What one line is for the service (``LineItemData``, ``ChangeLineData``).
+    line_class: type
+    line_fields: tuple[str, ...]
+
+    def line_items(self) -> list:
+        """The lines in the order the form shows them. A line the form showed (an
+        initial form) keeps its position, as ``removed`` when the user removed it; a
+        blank extra line is skipped."""
+        items = []
+        for index, form in enumerate(self.forms):
+            data = getattr(form, "cleaned_data", None) or {}
+            shown = index < self.initial_form_count()
+            removed = bool(data.get("DELETE")) or not data
+            if removed and not shown:
+                continue
+            values = {name: data.get(name) for name in self.line_fields}
+            items.append(self.line_class(**values, removed=removed))
+        return items
 
 
 class LineItemForm(_ServiceValidatedModelForm):
@@ -59,43 +133,39 @@ class LineItemForm(_ServiceValidatedModelForm):
         widgets = {"amount": forms.NumberInput(attrs={"step": "0.01", "min": "0"})}
 
 
-class _BaseLineItemFormSet(forms.BaseFormSet):
-    def line_items(self) -> list[LineItemData]:
-        """The lines the user kept (filled in and not marked for deletion)."""
-        items = []
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None)
-            if not data or data.get("DELETE"):
-                continue
-            items.append(
-                LineItemData(
-                    cost_code=data.get("cost_code", ""),
-                    description=data.get("description", ""),
-                    amount=data.get("amount"),
-                )
-            )
-        return items
-
-    def disable_all(self) -> None:
-        for form in self.forms:
-            form.disable_all()
+def line_formset(form: type[forms.BaseForm], line_class: type, line_fields: tuple[str, ...]):
+    """The formset of a record's lines, each line read as ``line_class(**line_fields)``.
+    Three blank lines are enough without script; "Save" gives three more."""
+    formset = type(
+        f"{form.__name__}Set", (_BaseLineFormSet,), {"line_class": line_class, "line_fields": line_fields}
+    )
+    return forms.formset_factory(
+        form, formset=formset, extra=3, can_delete=True, max_num=200, validate_max=True
+    )
 
 
-# A plain formset of model forms: the service replaces the whole set of line items,
-# so there are no row ids to round-trip. Three blank lines are enough without script.
-LineItemFormSet = forms.formset_factory(
-    LineItemForm, formset=_BaseLineItemFormSet, extra=3, can_delete=True, max_num=200, validate_max=True
-)
+LineItemFormSet = line_formset(LineItemForm, LineItemData, ("cost_code", "description", "amount"))
 
 
-def line_item_initial(commitment: Commitment) -> list[dict]:
-    return [
-        {"cost_code": item.cost_code, "description": item.description, "amount": item.amount}
-        for item in commitment.line_items.all()
-    ]
+class CommitmentForm(RecordForm):
+    lines_class = LineItemFormSet
+
+    class Meta:
+        model = Commitment
+        fields = ["kind", "number", "title", "vendor", "status"]
+
+    def setup(self, *, project, parent) -> None:
+        self.fields["vendor"].queryset = Vendor.objects.filter(company_id=project.company_id).order_by("name")
+        self.fields["vendor"].empty_label = "Choose a vendor"
+
+    def lines_initial(self, commitment) -> list[dict]:
+        return [
+            {"cost_code": item.cost_code, "description": item.description, "amount": item.amount}
+            for item in commitment.line_items.all()
+        ]
 
 
-class SubcontractorInvoiceForm(_ServiceValidatedModelForm):
+class SubcontractorInvoiceForm(RecordForm):
     class Meta:
         model = SubcontractorInvoice
         fields = ["number", "billing_period_start", "billing_period_end", "amount", "retainage", "status"]
@@ -105,6 +175,58 @@ class SubcontractorInvoiceForm(_ServiceValidatedModelForm):
             "amount": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
             "retainage": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
         }
+
+
+class ChangeOrderLineForm(forms.Form):
+    """How much one line of the commitment changes; negative for a deductive change."""
+
+    commitment_line_id = forms.TypedChoiceField(label="Commitment line", coerce=int, empty_value=None)
+    description = forms.CharField(max_length=255, required=False)
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01"})
+    )
+
+    def __init__(self, *args, commitment_lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # The commitment's lines, loaded once for the whole formset.
+        self.fields["commitment_line_id"].choices = [("", "Choose a line")] + [
+            (line.pk, f"{line.cost_code} {line.description}".strip()) for line in commitment_lines
+        ]
+
+    def disable_all(self) -> None:
+        for field in self.fields.values():
+            field.disabled = True
+
+
+ChangeOrderLineFormSet = line_formset(
+    ChangeOrderLineForm, ChangeLineData, ("commitment_line_id", "description", "amount")
+)
+
+
+class ChangeOrderForm(RecordForm):
+    lines_class = ChangeOrderLineFormSet
+
+    class Meta:
+        model = CommitmentChangeOrder
+        fields = ["number", "title", "description", "status"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "description": f"The ERP keeps the first {ERP_DESCRIPTION_LIMIT:,} characters; "
+            "the platform keeps it whole.",
+        }
+
+    def lines_initial(self, change_order) -> list[dict]:
+        return [
+            {
+                "commitment_line_id": item.commitment_line_id,
+                "description": item.description,
+                "amount": item.amount,
+            }
+            for item in change_order.line_items.all()
+        ]
+
+    def line_form_kwargs(self, *, parent) -> dict:
+        return {"commitment_lines": list(parent.line_items.all()) if parent is not None else []}
 
 
 class SandboxModeForm(forms.Form):

@@ -97,6 +97,12 @@ class RecordKind:
     editable_fields: tuple[str, ...] = ()
     #: Dotted path of the form of the project's Commitments tool.
     form_path: str = ""
+    #: Dotted path of the kind's write rules (``services.records``): what its create and
+    #: edit set and check beyond what every kind shares.
+    rules_path: str = ""
+    #: How the project's Commitments tool names the kind under its parent, where the
+    #: parent makes the longer noun redundant: ("change order", "change orders").
+    tool_nouns: tuple[str, str] = ()
     #: Related rows loaded with a record wherever it is shown or acted on.
     related: tuple[str, ...] = ("project", "vendor")
     #: Text columns the lists search (with trigram indexes on PostgreSQL), besides the
@@ -130,6 +136,25 @@ class RecordKind:
     @cached_property
     def form(self):
         return import_string(self.form_path)
+
+    @cached_property
+    def rules(self):
+        return import_string(self.rules_path)
+
+    @property
+    def tool_noun(self) -> str:
+        return self.tool_nouns[0] if self.tool_nouns else self.noun
+
+    @property
+    def tool_plural(self) -> str:
+        return self.tool_nouns[1] if self.tool_nouns else self.nouns
+
+    @property
+    def parent_kind(self) -> RecordKind | None:
+        """The kind of the record this one belongs to (a CCO's commitment), or None."""
+        if not self.parent_field:
+            return None
+        return BY_MODEL[self.model._meta.get_field(self.parent_field).related_model]
 
     @property
     def child_kinds(self) -> list[RecordKind]:
@@ -174,7 +199,7 @@ def summed_change_lines(change_order: CommitmentChangeOrder) -> list[dict]:
     one CCO goes as a single line. ``times`` says how many of the CCO's lines it sums.
     """
     summed: dict[int, dict] = {}
-    for item in change_order.line_items.all():
+    for item in change_order.line_items.select_related("commitment_line").order_by("id"):
         line = item.commitment_line
         entry = summed.setdefault(
             line.pk,
@@ -232,6 +257,7 @@ COMMITMENT = RecordKind(
     children=("invoice", "cco"),
     editable_fields=("kind", "number", "title", "vendor", "status"),
     form_path="erp_integrations.forms.CommitmentForm",
+    rules_path="erp_integrations.services.records.COMMITMENT_RULES",
     search_fields=("title",),
     sort_columns=(NUMBER, TITLE, AMOUNT),
 )
@@ -261,6 +287,7 @@ INVOICE = RecordKind(
     parent_field="commitment",
     editable_fields=("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status"),
     form_path="erp_integrations.forms.SubcontractorInvoiceForm",
+    rules_path="erp_integrations.services.records.INVOICE_RULES",
     related=("project", "vendor", "commitment"),
     title_heading="Billing period",
 )
@@ -289,6 +316,8 @@ CCO = RecordKind(
     parent_field="commitment",
     editable_fields=("number", "title", "description", "status"),
     form_path="erp_integrations.forms.ChangeOrderForm",
+    rules_path="erp_integrations.services.records.CHANGE_ORDER_RULES",
+    tool_nouns=("change order", "change orders"),
     related=("project", "vendor", "commitment"),
     search_fields=("title",),
     sort_columns=(NUMBER, TITLE, AMOUNT),

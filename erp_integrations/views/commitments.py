@@ -1,34 +1,21 @@
-"""The project's Commitments tool: list, create, edit, delete and send to accounting.
+"""The project's Commitments tool: the projects a user may open, and a project's commitments.
 
-Views parse the request, load the record through the services' access helpers (404 to
-outsiders, 403 naming the missing permission to members), call one service and render.
-Locked records (waiting for export, or synced) are shown read-only with the reason.
+A record's own pages (detail, create, edit, delete, send), for commitments, invoices and
+change orders alike, are ``views.records``.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from urllib.parse import urlencode
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
-from accounts.permissions import Action, CompanyAccess, projects_visible_to, signed_in
-from erp_integrations import kinds
-from erp_integrations.forms import (
-    CommitmentForm,
-    LineItemFormSet,
-    apply_errors,
-    line_item_initial,
-)
-from erp_integrations.models import SENDABLE_STATES, Commitment, company_erp_name
+from accounts.permissions import Action, projects_visible_to, signed_in
+from erp_integrations.models import company_erp_name
 from erp_integrations.services import records
-from erp_integrations.services.records import ChangeRefused
 
 PAGE_SIZE = 50
 
@@ -36,10 +23,6 @@ PAGE_SIZE = 50
 #: The project's Commitments tool: signed-in users only. Each view loads its project or
 #: record for the user (``accounts.permissions``); refusals become 404 / 403 in ``views.errors``.
 project_tool_view = signed_in
-
-
-def _detail_url(commitment: Commitment) -> str:
-    return reverse("commitment_detail", args=[commitment.project_id, commitment.pk])
 
 
 # --- project picker and list ---------------------------------------------------------
@@ -84,191 +67,3 @@ def commitment_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 def _query(**params: str) -> str:
     return urlencode({k: v for k, v in params.items() if v})
-
-
-# --- detail ---------------------------------------------------------------------------
-
-
-def _commitment_context(commitment: Commitment, access: CompanyAccess) -> dict:
-    project = commitment.project
-    invoices = list(commitment.subcontractor_invoices.order_by("number", "id"))
-    edit = access.check(Action.EDIT_COMMITMENTS, project)
-    send = access.check(Action.SEND_TO_ACCOUNTING, project)
-    lock_reason = records.record_lock_reason(commitment)
-    return {
-        "company": project.company,
-        "project": project,
-        "commitment": commitment,
-        "erp_name": company_erp_name(commitment.company),
-        "line_items": list(commitment.line_items.all()),
-        "invoices": invoices,
-        "lock_reason": lock_reason,
-        "edit_decision": edit,
-        "can_edit": bool(edit) and not lock_reason,
-        "delete_refusal": records.commitment_delete_refusal(commitment, invoice_count=len(invoices)),
-        "send_decision": send,
-        "can_send_state": commitment.export_state in SENDABLE_STATES,
-        "can_add_invoice": bool(edit) and commitment.kind == Commitment.Kind.SUBCONTRACT,
-    }
-
-
-@project_tool_view
-@require_GET
-def commitment_detail(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
-    commitment, access = records.commitment_get_for_user(
-        user=request.user, commitment_id=pk, project_id=project_id
-    )
-    return render(request, "commitments/detail.html", _commitment_context(commitment, access))
-
-
-def _render_locked(request, commitment, access, message: str) -> HttpResponse:
-    messages.error(request, message)
-    return render(
-        request,
-        "commitments/detail.html",
-        _commitment_context(commitment, access),
-        status=HTTPStatus.CONFLICT,
-    )
-
-
-# --- create and edit -------------------------------------------------------------------
-
-
-@project_tool_view
-@require_http_methods(["GET", "POST"])
-def commitment_create(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = records.project_get_for_user(
-        user=request.user, project_id=project_id, action=Action.EDIT_COMMITMENTS
-    )
-    data = request.POST if request.method == "POST" else None
-    form = CommitmentForm(data, company_id=project.company_id)
-    formset = LineItemFormSet(data, prefix="lines")
-    if data is not None and form.is_valid() and formset.is_valid():
-        try:
-            commitment = records.commitment_create(
-                user=request.user,
-                project_id=project.pk,
-                kind=form.cleaned_data["kind"],
-                number=form.cleaned_data["number"],
-                title=form.cleaned_data["title"],
-                vendor_id=form.cleaned_data["vendor"].pk,
-                status=form.cleaned_data["status"],
-                line_items=formset.line_items(),
-            )
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, f"Commitment {commitment.number} created.")
-            return redirect(_detail_url(commitment))
-    return render(
-        request,
-        "commitments/form.html",
-        {
-            "company": project.company,
-            "project": project,
-            "form": form,
-            "formset": formset,
-            "commitment": None,
-        },
-    )
-
-
-@project_tool_view
-@require_http_methods(["GET", "POST"])
-def commitment_edit(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
-    commitment, access = records.commitment_get_for_user(
-        user=request.user, commitment_id=pk, project_id=project_id, action=Action.EDIT_COMMITMENTS
-    )
-    lock_reason = records.record_lock_reason(commitment)
-    if lock_reason and request.method == "POST":
-        return _render_locked(request, commitment, access, lock_reason)
-
-    data = request.POST if request.method == "POST" else None
-    initial = {field: getattr(commitment, field) for field in ("kind", "number", "title", "status")}
-    initial["vendor"] = commitment.vendor_id
-    form = CommitmentForm(data, initial=initial, company_id=commitment.company_id)
-    formset = LineItemFormSet(data, initial=line_item_initial(commitment), prefix="lines")
-    if lock_reason:
-        form.disable_all()
-        formset.disable_all()
-    elif data is not None and form.is_valid() and formset.is_valid():
-        try:
-            records.commitment_update(
-                user=request.user,
-                commitment_id=commitment.pk,
-                kind=form.cleaned_data["kind"],
-                number=form.cleaned_data["number"],
-                title=form.cleaned_data["title"],
-                vendor_id=form.cleaned_data["vendor"].pk,
-                status=form.cleaned_data["status"],
-                line_items=formset.line_items(),
-            )
-        except ValidationError as error:
-            apply_errors(form, error)
-        except ChangeRefused as refused:
-            # Sent or exported by someone else while this form was open.
-            commitment.refresh_from_db()
-            return _render_locked(request, commitment, access, refused.message)
-        else:
-            messages.success(request, f"Commitment {form.cleaned_data['number']} saved.")
-            return redirect(_detail_url(commitment))
-    return render(
-        request,
-        "commitments/form.html",
-        {
-            "company": commitment.company,
-            "project": commitment.project,
-            "form": form,
-            "formset": formset,
-            "commitment": commitment,
-            "lock_reason": lock_reason,
-        },
-    )
-
-
-# --- delete and send -------------------------------------------------------------------
-
-
-@project_tool_view
-@require_http_methods(["GET", "POST"])
-def commitment_delete(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
-    commitment, access = records.commitment_get_for_user(
-        user=request.user, commitment_id=pk, project_id=project_id, action=Action.EDIT_COMMITMENTS
-    )
-    if request.method == "POST":
-        try:
-            records.commitment_delete(user=request.user, commitment_id=commitment.pk)
-        except ChangeRefused as refused:
-            commitment.refresh_from_db()
-            return _render_locked(request, commitment, access, refused.message)
-        messages.success(request, f"Commitment {commitment.number} deleted.")
-        return redirect("commitment_list", project_id=commitment.project_id)
-    refusal = records.commitment_delete_refusal(
-        commitment, invoice_count=commitment.subcontractor_invoices.count()
-    )
-    return render(
-        request,
-        "commitments/confirm_delete.html",
-        {
-            "company": commitment.company,
-            "project": commitment.project,
-            "commitment": commitment,
-            "refusal": refusal,
-        },
-    )
-
-
-@project_tool_view
-@require_POST
-def commitment_send(request: HttpRequest, project_id: int, pk: int) -> HttpResponse:
-    from erp_integrations.services import exports
-
-    # Checks the project in the URL (404 otherwise); the service decides the rest.
-    commitment, _ = records.commitment_get_for_user(
-        user=request.user, commitment_id=pk, project_id=project_id
-    )
-    result = exports.record_send_to_accounting(
-        kind=kinds.COMMITMENT, user=request.user, record_id=commitment.pk
-    )
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return redirect(_detail_url(commitment))

@@ -1,8 +1,39 @@
-"""The project's Commitments tool (with subcontractor invoices) and the sandbox ERP console."""
+"""The project's Commitments tool (commitments, their invoices and change orders) and the
+sandbox ERP console."""
 
 from django.urls import path
 
-from erp_integrations.views import commitments, invoices, sandbox_console
+from erp_integrations import kinds
+from erp_integrations.views import commitments, records, sandbox_console
+
+
+def _record_urls(kind: kinds.RecordKind, prefix: str, id_name: str) -> list:
+    """A record's pages: ``<slug>_detail``, ``_edit``, ``_delete`` and ``_send``.
+
+    ``id_name``: the URL's name for the record's id (``pk``, or ``iid`` for invoices, as
+    they have always been named).
+    """
+    base = f"projects/<int:project_id>/{prefix}/<int:{id_name}>/"
+    return [
+        path(base, records.for_kind(records.record_detail, kind, id_name), name=f"{kind.slug}_detail"),
+        path(f"{base}edit/", records.for_kind(records.record_edit, kind, id_name), name=f"{kind.slug}_edit"),
+        path(
+            f"{base}delete/",
+            records.for_kind(records.record_delete, kind, id_name),
+            name=f"{kind.slug}_delete",
+        ),
+        path(f"{base}send/", records.for_kind(records.record_send, kind, id_name), name=f"{kind.slug}_send"),
+    ]
+
+
+def _child_create_url(kind: kinds.RecordKind, prefix: str):
+    """A new record under its commitment: ``<slug>_create`` (``pk``: the commitment)."""
+    return path(
+        f"projects/<int:project_id>/commitments/<int:pk>/{prefix}/new/",
+        records.for_kind(records.record_create, kind),
+        name=f"{kind.slug}_create",
+    )
+
 
 urlpatterns = [
     path("projects/", commitments.project_list, name="project_list"),
@@ -10,43 +41,15 @@ urlpatterns = [
     path("projects/<int:project_id>/commitments/", commitments.commitment_list, name="commitment_list"),
     path(
         "projects/<int:project_id>/commitments/new/",
-        commitments.commitment_create,
+        records.for_kind(records.record_create, kinds.COMMITMENT),
         name="commitment_create",
     ),
-    path(
-        "projects/<int:project_id>/commitments/<int:pk>/",
-        commitments.commitment_detail,
-        name="commitment_detail",
-    ),
-    path(
-        "projects/<int:project_id>/commitments/<int:pk>/edit/",
-        commitments.commitment_edit,
-        name="commitment_edit",
-    ),
-    path(
-        "projects/<int:project_id>/commitments/<int:pk>/delete/",
-        commitments.commitment_delete,
-        name="commitment_delete",
-    ),
-    path(
-        "projects/<int:project_id>/commitments/<int:pk>/send/",
-        commitments.commitment_send,
-        name="commitment_send",
-    ),
-    # Subcontractor invoices, created under their subcontract.
-    path(
-        "projects/<int:project_id>/commitments/<int:pk>/invoices/new/",
-        invoices.invoice_create,
-        name="invoice_create",
-    ),
-    path("projects/<int:project_id>/invoices/<int:iid>/", invoices.invoice_detail, name="invoice_detail"),
-    path("projects/<int:project_id>/invoices/<int:iid>/edit/", invoices.invoice_edit, name="invoice_edit"),
-    path(
-        "projects/<int:project_id>/invoices/<int:iid>/delete/",
-        invoices.invoice_delete,
-        name="invoice_delete",
-    ),
-    path("projects/<int:project_id>/invoices/<int:iid>/send/", invoices.invoice_send, name="invoice_send"),
+    *_record_urls(kinds.COMMITMENT, "commitments", "pk"),
+    # Subcontractor invoices and change orders, created under their commitment.
+    _child_create_url(kinds.INVOICE, "invoices"),
+    *_record_urls(kinds.INVOICE, "invoices", "iid"),
+    _child_create_url(kinds.CCO, "change-orders"),
+    *_record_urls(kinds.CCO, "change-orders", "cco_id"),
     # The sandbox ERP console (staff only).
     path("sandbox/", sandbox_console.sandbox_index, name="sandbox_index"),
     path("sandbox/<str:erp_system>/", sandbox_console.sandbox_records, name="sandbox_records"),

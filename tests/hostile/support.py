@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+from erp_integrations.models import Commitment, CommitmentChangeOrder, ExportState, SubcontractorInvoice
 from erp_integrations.services.sync import connection_sync
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
@@ -55,6 +55,7 @@ class CompanyWorld:
     present: Commitment  # linked and still in the ERP
     ready: Commitment
     invoice: SubcontractorInvoice  # linked, under `present`
+    cco: CommitmentChangeOrder  # a draft, under `present`
 
 
 def company_world(name: str, *, username: str, title: str = "Concrete package", vendor: str | None = None):
@@ -68,16 +69,17 @@ def company_world(name: str, *, username: str, title: str = "Concrete package", 
         project=project, title=title, vendor=vendor_obj, export_state=ExportState.READY
     )
     invoice = factories.link(factories.invoice(commitment=present))
+    cco = factories.change_order(commitment=present, title=title)
     delete_in_erp(synced)
     connection_sync(connection_id=company.erp_connection.pk, trigger="schedule")
-    return CompanyWorld(company, project, approver, synced, present, ready, invoice)
+    return CompanyWorld(company, project, approver, synced, present, ready, invoice, cco)
 
 
 def kwargs_for(
     route: Route, world: CompanyWorld, *, tab: str = "commitments", action: str = "unlink"
 ) -> dict:
     """The URL's arguments, filled with ``world``'s ids. Unknown parameters fail loudly."""
-    record = world.invoice if tab == "subcontractor-invoices" else world.synced
+    record = {"subcontractor-invoices": world.invoice, "change-orders": world.cco}.get(tab, world.synced)
     values = {
         "company_id": world.company.pk,
         "tab": tab,
@@ -87,6 +89,7 @@ def kwargs_for(
         "project_id": world.project.pk,
         "pk": world.present.pk,
         "iid": world.invoice.pk,
+        "cco_id": world.cco.pk,
         "erp_system": "sage300",
         "erp_id": world.synced.erp_id,
     }

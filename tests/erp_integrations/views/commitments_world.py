@@ -100,3 +100,26 @@ def invoice_form_data(**fields: str) -> dict[str, str]:
     }
     data.update(fields)
     return data
+
+
+def change_order_form_data(
+    *, lines: list[tuple[int, str, str]] = (), initial: int = 0, **fields: str
+) -> dict[str, str]:
+    """What the change order form posts: the fields and its lines (commitment line id,
+    amount, description); ``initial``: how many of the lines the form showed already."""
+    data = {
+        "number": "001",
+        "title": "Added footing",
+        "description": "Owner asked for a deeper footing.",
+        "status": "pending",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": str(initial),
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+    }
+    data.update(fields)
+    for i, (line_id, amount, description) in enumerate(lines):
+        data[f"lines-{i}-commitment_line_id"] = str(line_id)
+        data[f"lines-{i}-amount"] = amount
+        data[f"lines-{i}-description"] = description
+    return data
