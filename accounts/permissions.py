@@ -193,7 +193,7 @@ class CompanyAccess:
             if not self.has_privilege():
                 missing.append(PRIVILEGE_MISSING)
         elif action == Action.VIEW_TOOL:
-            if self.erp_level() < PermissionLevel.READ_ONLY:
+            if not level_opens_tool(self.erp_level()):
                 missing.append(ERP_READ_MISSING)
         elif action == Action.SYNC_NOW:
             if self.erp_level() < PermissionLevel.ADMIN:
@@ -324,6 +324,11 @@ def projects_visible_to(user) -> QuerySet[Project]:
         permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
         company__directory__user=user,
     )
+
+
+def level_opens_tool(erp_level: int) -> bool:
+    """Whether this ERP Integrations level lets a member open the tool at all."""
+    return erp_level >= PermissionLevel.READ_ONLY
 
 
 def companies_of(user, *, openable_only: bool = False) -> QuerySet[DirectoryMembership] | None:

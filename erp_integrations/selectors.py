@@ -44,7 +44,7 @@ from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
 from accounts.models import Company, PermissionLevel, User
-from accounts.permissions import companies_of
+from accounts.permissions import companies_of, level_opens_tool
 from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
 from erp_integrations.models import AuditEntry, ExportState, LinkedRecord, SyncRun, Vendor
 
@@ -548,7 +548,7 @@ class CompanyChoice:
 
     @property
     def can_view_tool(self) -> bool:
-        return self.erp_level >= PermissionLevel.READ_ONLY
+        return level_opens_tool(self.erp_level)
 
 
 def companies_for_user(

@@ -2,6 +2,7 @@ import pytest
 from django.db import connection
 
 from erp_integrations.connectors import ErpUnavailable, get_connector
+from erp_integrations.kinds import COMMITMENT
 from erp_integrations.sandbox.services import sandbox_delete, sandbox_set_mode
 from tests import factories
 
@@ -16,14 +17,14 @@ def test_export_is_idempotent_and_deleted_records_disappear_from_the_erp():
     company = factories.company()
     commitment = factories.commitment(project=factories.project(company=company))
     connector = get_connector("sage300")
-    first = connector.export_commitment(commitment)
-    assert connector.export_commitment(commitment) == first
+    first = connector.export(COMMITMENT, commitment)
+    assert connector.export(COMMITMENT, commitment) == first
     assert first.startswith("JC-")
     assert connector.existing_ids("commitment", [first, "JC-9999999"]) == {first}
     sandbox_delete(erp_system="sage300", kind="commitment", erp_id=first)
     assert connector.existing_ids("commitment", [first]) == set()
     # Exported again after deletion, it is a new ERP record.
-    assert connector.export_commitment(commitment) != first
+    assert connector.export(COMMITMENT, commitment) != first
 
 
 @pytest.mark.django_db(databases="__all__")

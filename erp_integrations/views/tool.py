@@ -83,6 +83,9 @@ NEXT_STEP_LABEL = "Edit in the Commitments tool"
 #: list) and, after an unlink, the record's page in the project's Commitments tool.
 AT_TAG = "erp-at:"
 NEXT_TAG = "erp-next:"
+#: A record standing in the way, linked: "erp-blocking:<url>|<label>", the label's spaces
+#: kept as no-break spaces (extra tags are split on spaces).
+BLOCKING_TAG = "erp-blocking:"
 
 
 def list_title(tab: RecordKind, list_slug: str, erp_name: str) -> str:
@@ -110,6 +113,8 @@ class PlacedMessage:
     text: str
     ok: bool
     next_url: str = ""
+    #: (label, url) of each record that stands in the way.
+    blocking: tuple[tuple[str, str], ...] = ()
 
 
 def _tag(message: Message, prefix: str) -> str:
@@ -131,7 +136,13 @@ def _take_messages(request: HtmxHttpRequest) -> tuple[dict[str, list[Message]], 
 
 
 def _placed(message: Message) -> PlacedMessage:
-    return PlacedMessage(str(message), message.level == messages.SUCCESS, _tag(message, NEXT_TAG))
+    blocking = tuple(
+        tuple(reversed(tag.removeprefix(BLOCKING_TAG).replace("\xa0", " ").split("|", 1)))
+        # Split on spaces only: str.split() would split on the labels' no-break spaces too.
+        for tag in (message.extra_tags or "").split(" ")
+        if tag.startswith(BLOCKING_TAG)
+    )
+    return PlacedMessage(str(message), message.level == messages.SUCCESS, _tag(message, NEXT_TAG), blocking)
 
 
 @dataclass
@@ -162,6 +173,10 @@ class RecordRow:
     @property
     def flash_ok(self) -> bool:
         return self.flash.ok if self.flash else False
+
+    @property
+    def flash_blocking(self) -> tuple[tuple[str, str], ...]:
+        return self.flash.blocking if self.flash else ()
 
     @cached_property
     def denied_reasons(self) -> list[str]:
@@ -572,7 +587,13 @@ def record_action(
         # The row while it is still in its list, else the list it left: the browser
         # scrolls there, and the tab shows the message there.
         anchor = f"{list_slug}-{spec.slug}-{record.pk}" if stays else f"{spec.tab_slug}-{list_slug}"
-        tags = AT_TAG + anchor + (f" {NEXT_TAG}{next_url}" if next_url else "")
+        tags = " ".join(
+            [
+                AT_TAG + anchor,
+                *([NEXT_TAG + next_url] if next_url else []),
+                *(f"{BLOCKING_TAG}{url}|{label.replace(' ', chr(0xA0))}" for label, url in blocking),
+            ]
+        )
         level = messages.SUCCESS if result.ok else messages.ERROR
         messages.add_message(request, level, message_about(record, result.message), extra_tags=tags)
         return redirect(f"{here.partition('#')[0]}#{anchor}")

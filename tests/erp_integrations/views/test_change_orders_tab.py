@@ -160,3 +160,20 @@ def test_the_same_permission_triple_as_commitments():
     assert "'Can Push to Accounting' privilege" in text(refused)
     assert CommitmentChangeOrder.objects.get(pk=cco.pk).is_linked
     assert act(world, world.outsider, cco, "unlink").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_without_javascript_the_refusal_links_each_cco_too():
+    world = build_world()
+    commitment = synced_commitment(world, number="SC-001")
+    cco = synced_change_order(world, commitment=commitment, number="CO1")
+    delete_in_erp_and_sync(commitment)
+    client = client_for(world.approver)
+    page = tab_url(world.company)
+
+    response = post(client, action_url(commitment, "unlink"), htmx=False, token=csrf_token(client, page))
+    assert response.status_code == HTTPStatus.FOUND
+    shown = client.get(response["Location"])
+
+    detail = reverse("cco_detail", args=[world.project.pk, cco.pk])
+    assert "This commitment has 1 CCO (CO1) synced with Sage 300 CRE®." in text(shown)
+    assert f'<a href="{detail}" data-testid="blocking-link">CCO CO1 on SC-001</a>' in shown.content.decode()
