@@ -1,21 +1,22 @@
-"""Demo data: two companies, one on each ERP, with records in every export state.
+"""Demo data: two companies, one on each ERP, with records of every kind in every export state.
 
 ``seed_demo(password=...)`` is idempotent: every row is found by its natural key
 (a company's slug, a project's number, a commitment's number in its project, ...) and
 written only when it differs from the demo, so running it twice leaves the same data.
 Synced records really exist in the sandbox ERP: they are exported with the company's
-connector, which finds the record a previous run made instead of making a second one.
+connector, which finds the record a previous run made instead of making a second one,
+and linked as Export links them (an ``ErpLink`` row, and its copies on the record).
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import (
@@ -27,13 +28,18 @@ from accounts.models import (
     User,
 )
 from accounts.services import membership_set_privilege
-from erp_integrations.connectors import ValidationProblem, get_connector
+from erp_integrations.connectors import ErpConnector, ValidationProblem, get_connector
+from erp_integrations.kinds import CCO, COMMITMENT, INVOICE, RecordKind
 from erp_integrations.models import (
+    ChangeOrderLineItem,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     ErpSystem,
     ExportState,
+    LinkedRecord,
     SubcontractorInvoice,
     Vendor,
 )
@@ -44,6 +50,7 @@ Level = PermissionLevel
 State = ExportState
 Kind = Commitment.Kind
 InvoiceStatus = SubcontractorInvoice.Status
+ChangeStatus = CommitmentChangeOrder.Status
 
 
 # --- what the demo holds ------------------------------------------------------------
@@ -68,6 +75,21 @@ class DemoInvoice:
 
 
 @dataclass(frozen=True)
+class DemoChangeOrder:
+    number: str
+    title: str
+    state: str
+    #: (cost code of the commitment's line it changes, description, amount); a line may
+    #: be changed more than once.
+    lines: tuple[tuple[str, str, str], ...]
+    status: str = ChangeStatus.APPROVED
+    description: str = ""
+    reason: str = ""
+    #: Only in the companies on this ERP; empty: in every company.
+    erp_system: str = ""
+
+
+@dataclass(frozen=True)
 class DemoCommitment:
     number: str
     kind: str
@@ -78,6 +100,7 @@ class DemoCommitment:
     lines: tuple[tuple[str, str, str], ...]  # (cost code, description, amount)
     reason: str = ""
     invoices: tuple[DemoInvoice, ...] = field(default_factory=tuple)
+    change_orders: tuple[DemoChangeOrder, ...] = field(default_factory=tuple)
 
 
 COMPANIES = (
@@ -115,6 +138,27 @@ COMPANIES = (
 
 REJECTED_COMMITMENT = "Retainage terms are missing; attach the signed exhibit B and send it again."
 REJECTED_INVOICE = "Billed quantities exceed the schedule of values for line 3; please revise."
+REJECTED_CCO = "The pump truck standby is covered by the base contract (exhibit A, item 14)."
+
+#: Longer than the 1,000 characters the ERPs keep: the platform keeps it whole and an
+#: export says the ERP cut it.
+WINTER_PROTECTION = " ".join(
+    [
+        "Cold-weather protection of cast-in-place concrete placed between November 15 and March 15,",
+        "as directed by the structural engineer of record in RFI 112 and the owner's letter of October 3.",
+        "Scope: insulated blankets on every elevated deck and wall placement for a minimum of 72 hours;",
+        "enclosures of reinforced polyethylene on scaffold framing around the level 2 and level 3 decks;",
+        "indirect-fired propane heaters sized to hold 50 °F inside the enclosures, with fuel and a",
+        "heater tender on site around the clock while the heaters run; maturity sensors in each placement,",
+        "read twice daily and reported to the engineer; accelerating admixture (non-chloride) in every",
+        "placement below 40 °F ambient; hot water at the batch plant; removal of snow and ice from forms",
+        "and reinforcing before each placement. Excludes winter conditions for masonry, which is covered",
+        "by the masonry subcontract, and any delay claim, which the parties will settle separately.",
+        "Unit rates: blankets per square foot per week, heaters per day, tender per shift, as listed in",
+        "the attached pricing sheet; the total is a not-to-exceed figure reconciled monthly against the",
+        "daily logs signed by the superintendent.",
+    ]
+)
 
 #: The same records in every project; the ERP's own limits decide which fail.
 COMMITMENTS = (
@@ -134,6 +178,52 @@ COMMITMENTS = (
             # Longer than the ERP's 12-character limit for a requisition number.
             DemoInvoice("PAY-APP-2026-11", 11, "16750.00", State.FAILED),
         ),
+        change_orders=(
+            DemoChangeOrder(
+                "CO-01",
+                "Added footing at grid C-4",
+                State.SYNCED,
+                (("03-300", "Spread footing F-7 at grid C-4", "12500.00"),),
+            ),
+            # The same line changed twice: the ERP receives one summed line.
+            DemoChangeOrder(
+                "CO-02",
+                "Rebar upsizing, level 2 deck",
+                State.SYNCED,
+                (
+                    ("03-200", "Upsize #5 bars to #6", "4800.00"),
+                    ("03-200", "Credit: dowels not installed", "-1200.00"),
+                ),
+            ),
+            DemoChangeOrder(
+                "CO-03",
+                "Winter concrete protection",
+                State.READY,
+                (("03-300", "Heated enclosures and blankets", "8750.00"),),
+                description=WINTER_PROTECTION,
+            ),
+            DemoChangeOrder(
+                "CO-04",
+                "Thicker slab at loading dock",
+                State.DRAFT,
+                (("03-300", "Slab at dock from 6 in. to 8 in.", "6300.00"),),
+                status=ChangeStatus.DRAFT,
+            ),
+            DemoChangeOrder(
+                "CO-05",
+                "Pump truck standby",
+                State.REJECTED,
+                (("03-300", "Pump truck standby, 6 hours", "2100.00"),),
+                reason=REJECTED_CCO,
+            ),
+            # A title longer than the ERPs' 30 characters.
+            DemoChangeOrder(
+                "CO-06",
+                "Architectural finish on exposed lobby columns",
+                State.FAILED,
+                (("03-300", "Board-formed finish, 8 columns", "15400.00"),),
+            ),
+        ),
     ),
     DemoCommitment(
         "SC-002",
@@ -144,6 +234,15 @@ COMMITMENTS = (
         State.SYNCED,
         (("26-050", "Conduit and boxes", "64000.00"), ("26-100", "Wire and terminations", "51250.00")),
         invoices=(DemoInvoice("1", 9, "12800.00", State.DRAFT, InvoiceStatus.UNDER_REVIEW),),
+        # A deductive change; nothing of SC-002 is linked but itself, so it can be unlinked.
+        change_orders=(
+            DemoChangeOrder(
+                "CO-01",
+                "Site lighting by owner",
+                State.READY,
+                (("26-100", "Credit: site lighting wiring", "-6400.00"),),
+            ),
+        ),
     ),
     DemoCommitment(
         "SC-003",
@@ -153,6 +252,16 @@ COMMITMENTS = (
         Commitment.Status.APPROVED,
         State.READY,
         (("05-120", "Structural steel framing", "312000.00"),),
+        # Cannot be sent to accounting until SC-003 is synced.
+        change_orders=(
+            DemoChangeOrder(
+                "CO-01",
+                "Moment connections at roof",
+                State.DRAFT,
+                (("05-120", "Field-welded moment connections", "18600.00"),),
+                status=ChangeStatus.PENDING,
+            ),
+        ),
     ),
     DemoCommitment(
         "SC-004",
@@ -190,6 +299,17 @@ COMMITMENTS = (
         Commitment.Status.APPROVED,
         State.SYNCED,
         (("01-540", "Crane rental, 6 months", "144000.00"),),
+        # Sage 100 Contractor® appends a purchase order's change order to the PO. (In
+        # Sage 300 CRE® PO-001 keeps nothing linked under it, so it can be unlinked.)
+        change_orders=(
+            DemoChangeOrder(
+                "CO-01",
+                "Crane rental, 2 more months",
+                State.SYNCED,
+                (("01-540", "Crane rental, months 7 and 8", "48000.00"),),
+                erp_system=ErpSystem.SAGE_100_CONTRACTOR,
+            ),
+        ),
     ),
     DemoCommitment(
         "PO-002",
@@ -276,13 +396,13 @@ class _Seeder:
             self.users[spec.username] = self._user(spec)
         for spec in COMPANIES:
             self._company(spec)
+        demo = {"company__slug__in": [c.slug for c in COMPANIES]}
         return {
             "companies": Company.objects.filter(slug__in=[c.slug for c in COMPANIES]).count(),
-            "projects": Project.objects.filter(company__slug__in=[c.slug for c in COMPANIES]).count(),
-            "commitments": Commitment.objects.filter(company__slug__in=[c.slug for c in COMPANIES]).count(),
-            "invoices": SubcontractorInvoice.objects.filter(
-                company__slug__in=[c.slug for c in COMPANIES]
-            ).count(),
+            "projects": Project.objects.filter(**demo).count(),
+            "commitments": Commitment.objects.filter(**demo).count(),
+            "invoices": SubcontractorInvoice.objects.filter(**demo).count(),
+            "change orders": CommitmentChangeOrder.objects.filter(**demo).count(),
         }
 
     # --- people ---------------------------------------------------------------------
@@ -340,8 +460,11 @@ class _Seeder:
                 commitment = self._commitment(connector, company, project, vendors, commitment_spec)
                 for invoice_spec in commitment_spec.invoices:
                     self._invoice(connector, commitment, invoice_spec)
+                for change_spec in commitment_spec.change_orders:
+                    if change_spec.erp_system in ("", spec.erp_system):
+                        self._change_order(connector, commitment, change_spec)
 
-    def _state_values(self, record, state: str, *, reason: str = "") -> dict:
+    def _state_values(self, record: LinkedRecord | None, state: str, *, reason: str = "") -> dict:
         """The export state and everything that goes with it, for a state that is not synced."""
         pm = self.users["pm"]
         sent = state != State.DRAFT
@@ -349,10 +472,9 @@ class _Seeder:
             "export_state": state,
             "rejection_reason": reason if state == State.REJECTED else "",
             "sent_by": pm if sent else None,
+            "link": None,
             "erp_id": None,
             "linked_at": None,
-            "linked_by": None,
-            "erp_missing_since": None,
         }
         if state != State.FAILED:
             values["export_error"] = ""  # a failed record's error comes from the ERP's checks
@@ -362,8 +484,47 @@ class _Seeder:
             values["sent_at"] = self.now
         return values
 
+    def _record(
+        self,
+        kind: RecordKind,
+        connector: ErpConnector,
+        lookup: dict,
+        values: dict,
+        spec_state: str,
+        *,
+        reason: str = "",
+        after_write: Callable[[LinkedRecord], None] | None = None,
+    ):
+        """Write a record in the state of its spec; a synced one is exported and linked.
+
+        ``after_write`` writes what belongs to the record (its lines) before the ERP's
+        limits are checked or the record is exported.
+        """
+        existing = kind.model.objects.filter(**lookup).first()
+        if spec_state == State.SYNCED and existing is not None and existing.export_state == State.SYNCED:
+            state_values = {}  # keep the link; the export below confirms it
+        else:
+            # A synced record is first ready to export, as an approver would find it.
+            first_state = State.READY if spec_state == State.SYNCED else spec_state
+            state_values = self._state_values(existing, first_state, reason=reason)
+        with transaction.atomic():
+            if state_values and existing is not None and existing.link_id is not None:
+                self._close_link(existing.link_id)
+            record = _ensure(kind.model, lookup, {**values, **state_values})
+        if after_write is not None:
+            after_write(record)
+        if spec_state == State.FAILED:
+            error = _error_text(
+                connector.validate(kind, record),
+                f"{connector.display_name} did not accept the {kind.erp_noun(connector.erp_system)}.",
+            )
+            _ensure(kind.model, lookup, {"export_error": error})
+            record.export_error = error
+        elif spec_state == State.SYNCED:
+            self._link(kind, record, connector.export(kind, record))
+        return record
+
     def _commitment(self, connector, company, project, vendors, spec: DemoCommitment) -> Commitment:
-        lookup = {"project": project, "number": spec.number}
         values = {
             "company": company,
             "kind": spec.kind,
@@ -372,24 +533,15 @@ class _Seeder:
             "status": spec.status,
             "amount": sum((Decimal(amount) for _, _, amount in spec.lines), Decimal("0.00")),
         }
-        existing = Commitment.objects.filter(**lookup).first()
-        if spec.state == State.SYNCED and existing is not None and existing.export_state == State.SYNCED:
-            state_values = {}  # keep the link; the export below confirms it
-        else:
-            # A synced record is first ready to export, as an approver would find it.
-            first_state = State.READY if spec.state == State.SYNCED else spec.state
-            state_values = self._state_values(existing, first_state, reason=spec.reason)
-        commitment = _ensure(Commitment, lookup, {**values, **state_values})
-        self._line_items(commitment, spec.lines)
-        if spec.state == State.FAILED:
-            error = _error_text(
-                connector.validate_commitment(commitment),
-                f"{connector.display_name} did not accept the commitment.",
-            )
-            _ensure(Commitment, lookup, {"export_error": error})
-        elif spec.state == State.SYNCED:
-            self._link(commitment, connector.export_commitment(commitment))
-        return commitment
+        return self._record(
+            COMMITMENT,
+            connector,
+            {"project": project, "number": spec.number},
+            values,
+            spec.state,
+            reason=spec.reason,
+            after_write=lambda commitment: self._line_items(commitment, spec.lines),
+        )
 
     def _line_items(self, commitment: Commitment, lines) -> None:
         codes = [code for code, _, _ in lines]
@@ -402,7 +554,6 @@ class _Seeder:
             )
 
     def _invoice(self, connector, commitment: Commitment, spec: DemoInvoice) -> SubcontractorInvoice:
-        lookup = {"commitment": commitment, "number": spec.number}
         start = date(2026, spec.month, 1)
         end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
         amount = Decimal(spec.amount)
@@ -416,36 +567,92 @@ class _Seeder:
             "retainage": (amount / 10).quantize(Decimal("0.01")),
             "status": spec.status,
         }
-        existing = SubcontractorInvoice.objects.filter(**lookup).first()
-        if spec.state == State.SYNCED and existing is not None and existing.export_state == State.SYNCED:
-            state_values = {}
-        else:
-            first_state = State.READY if spec.state == State.SYNCED else spec.state
-            state_values = self._state_values(existing, first_state, reason=spec.reason)
-        invoice = _ensure(SubcontractorInvoice, lookup, {**values, **state_values})
-        if spec.state == State.FAILED:
-            error = _error_text(
-                connector.validate_invoice(invoice),
-                f"{connector.display_name} did not accept the requisition.",
-            )
-            _ensure(SubcontractorInvoice, lookup, {"export_error": error})
-        elif spec.state == State.SYNCED:
-            self._link(invoice, connector.export_invoice(invoice))
-        return invoice
+        return self._record(
+            INVOICE,
+            connector,
+            {"commitment": commitment, "number": spec.number},
+            values,
+            spec.state,
+            reason=spec.reason,
+        )
 
-    def _link(self, record: Commitment | SubcontractorInvoice, erp_id: str) -> None:
-        """Store the link the export made (the same ERP record on every run)."""
+    def _change_order(
+        self, connector, commitment: Commitment, spec: DemoChangeOrder
+    ) -> CommitmentChangeOrder:
         values = {
-            "export_state": State.SYNCED,
-            "export_error": "",
-            "rejection_reason": "",
-            "erp_id": erp_id,
-            "linked_by": self.users["approver"],
-            "erp_missing_since": None,
+            "company_id": commitment.company_id,
+            "project_id": commitment.project_id,
+            "vendor_id": commitment.vendor_id,
+            "title": spec.title,
+            "description": spec.description,
+            "status": spec.status,
+            "amount": sum((Decimal(amount) for _, _, amount in spec.lines), Decimal("0.00")),
         }
-        if record.linked_at is None or record.erp_id != erp_id:
-            values["linked_at"] = self.now
-        _ensure(type(record), {"pk": record.pk}, values)
+        return self._record(
+            CCO,
+            connector,
+            {"commitment": commitment, "number": spec.number},
+            values,
+            spec.state,
+            reason=spec.reason,
+            after_write=lambda change_order: self._change_lines(commitment, change_order, spec.lines),
+        )
+
+    def _change_lines(self, commitment: Commitment, change_order: CommitmentChangeOrder, lines) -> None:
+        """The CCO's lines, in the spec's order; rewritten only when they differ."""
+        commitment_lines = {line.cost_code: line for line in commitment.line_items.all()}
+        wanted = [
+            (commitment_lines[code].pk, description, Decimal(amount)) for code, description, amount in lines
+        ]
+        stored = list(
+            change_order.line_items.order_by("id").values_list("commitment_line_id", "description", "amount")
+        )
+        if stored != wanted:
+            change_order.line_items.all().delete()
+            ChangeOrderLineItem.objects.bulk_create(
+                ChangeOrderLineItem(
+                    change_order=change_order,
+                    commitment_line_id=line_id,
+                    description=description,
+                    amount=amount,
+                )
+                for line_id, description, amount in wanted
+            )
+        # What the ERP receives reads the commitment as it is now (its ERP id).
+        change_order.commitment = commitment
+
+    def _close_link(self, link_id: int) -> None:
+        """A link the demo no longer wants ends as an unlink would end it (kept as history)."""
+        ErpLink.objects.filter(pk=link_id, unlinked_at__isnull=True).update(unlinked_at=self.now)
+
+    def _link(self, kind: RecordKind, record: LinkedRecord, erp_id: str) -> None:
+        """Store the link the export made (the same ERP record on every run), as Export does."""
+        link = ErpLink.objects.filter(pk=record.link_id).first() if record.link_id else None
+        with transaction.atomic():
+            if link is not None and link.unlinked_at is None and link.erp_id == erp_id:
+                # The ERP record the link names exists: whatever a sync saw before is past.
+                if link.missing_since_id is not None:
+                    ErpLink.objects.filter(pk=link.pk).update(missing_since=None)
+            else:
+                if link is not None:
+                    self._close_link(link.pk)
+                link = ErpLink.objects.create(
+                    kind=kind.slug,
+                    record_id=record.pk,
+                    company_id=record.company_id,
+                    erp_id=erp_id,
+                    linked_at=self.now,
+                    linked_by=self.users["approver"],
+                )
+            values = {
+                "export_state": State.SYNCED,
+                "export_error": "",
+                "rejection_reason": "",
+                "link": link,
+                "erp_id": link.erp_id,
+                "linked_at": link.linked_at,
+            }
+            _ensure(kind.model, {"pk": record.pk}, values)
         for name, value in values.items():
             setattr(record, name, value)
 

@@ -4,17 +4,22 @@
 
 One company with its ERP connection, projects, vendors, commitments (subcontracts and
 purchase orders, most of them exported and linked), one line item each, subcontractor
-invoices under the subcontracts, the export and reject entries of the audit trail, and
-the matching records in the sandbox ERP's own store, a fraction of them deleted there
-(as a user deletes a record in Sage) so that a sync has something to find.
+invoices under the subcontracts, commitment change orders (one line each, against their
+commitment's line), the links of every synced record (``ErpLink`` rows, and their copies
+on the record), the export and reject entries of the audit trail, and the matching
+records in the sandbox ERP's own store, a fraction of them deleted there (as a user
+deletes a record in Sage) so that a sync has something to find.
 
 Rows are written with COPY in PostgreSQL's text format, inside one transaction per
 store. When the load is larger than what the table already holds, the table's
-secondary (non-unique) indexes are dropped first and rebuilt afterwards in the same
-transaction, from their own definitions; unique indexes, check and foreign-key
-constraints stay in force the whole time, so the database still refuses anything
-the product would refuse. Ids are reserved from each table's identity sequence while
-the table is locked, so the generator can run beside a live product.
+secondary (non-unique) indexes and its foreign keys (the records' composite key onto
+their link among them) are dropped first and rebuilt afterwards in the same
+transaction, from their own definitions; re-adding a foreign key checks every row, and
+unique indexes (the links' partial ones too) and check constraints stay in force the
+whole time, so the database still refuses anything the product would refuse. Links are
+written before the records that point at them. Ids are reserved from each table's
+identity sequence while the table is locked, so the generator can run beside a live
+product.
 """
 
 from __future__ import annotations
@@ -29,17 +34,20 @@ from django.db import connections, transaction
 
 from accounts.models import Company, DirectoryMembership, PermissionLevel, Project, ProjectPermission, User
 from erp_integrations.connectors import get_connector
+from erp_integrations.kinds import CCO, COMMITMENT, INVOICE
 from erp_integrations.models import (
     AuditEntry,
+    ChangeOrderLineItem,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     ErpSystem,
     ExportState,
     SubcontractorInvoice,
     Vendor,
 )
-from erp_integrations.sandbox.models import SandboxRecord
 from erp_integrations.sandbox.services import sandbox_model
 
 #: The columns every linked record has (LinkedRecord), in the order the row builders
@@ -52,12 +60,24 @@ LINKED_RECORD_COLUMNS = (
     "rejection_reason",
     "sent_at",
     "sent_by_id",
+    "link_id",
+    "erp_id",
+    "linked_at",
+    "created_at",
+    "updated_at",
+)
+#: The columns of a link row, in the order ``_link_row`` yields them.
+LINK_COLUMNS = (
+    "id",
+    "kind",
+    "record_id",
+    "company_id",
     "erp_id",
     "linked_at",
     "linked_by_id",
-    "erp_missing_since_id",
-    "created_at",
-    "updated_at",
+    "missing_since_id",
+    "unlinked_at",
+    "unlinked_by_id",
 )
 
 #: Rows per write to the COPY stream.
@@ -116,6 +136,14 @@ EXPORT_ERRORS = [
 #: Phases that keep a title within Sage's 30 characters, per trade.
 FITTING_PHASES = [[p for p in PHASES if len(title + p) <= 30] for _name, _code, title in TRADES]
 REJECTION_REASONS = ["Wrong cost code", "Duplicate of an earlier commitment", "Amount does not match the bid"]
+#: Why a commitment changes; a CCO's title is the reason and, where it fits Sage's 30
+#: characters, the trade.
+CHANGE_REASONS = [
+    "Added scope", "Owner change", "Design revision", "Unforeseen conditions", "Credit for deleted scope",
+    "Schedule acceleration", "Allowance adjustment", "Field change", "Code upgrade", "Value engineering",
+]  # fmt: skip
+#: The most CCOs one commitment gets: their numbers (CO001 ...) keep to Sage 300 CRE®'s 5 characters.
+MAX_CHANGE_ORDERS_PER_COMMITMENT = 999
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,8 @@ class LoadSpec:
     commitments: int
     invoices: int
     projects: int
+    #: Commitment change orders, one line each; synced ones only on synced commitments.
+    ccos: int = 0
     company_slug: str = "load-test"
     company_name: str = ""
     erp_system: str = ErpSystem.SAGE_300_CRE.value
@@ -150,11 +180,23 @@ class LoadResult:
     usernames: dict[str, str]
     commitments: int = 0
     invoices: int = 0
+    change_orders: int = 0
     synced_commitments: int = 0
     synced_invoices: int = 0
+    synced_change_orders: int = 0
     #: Synced records whose ERP record was deleted in the sandbox.
     missing_commitments: int = 0
     missing_invoices: int = 0
+    missing_change_orders: int = 0
+
+    @property
+    def links(self) -> int:
+        return self.synced_commitments + self.synced_invoices + self.synced_change_orders
+
+    @property
+    def missing(self) -> int:
+        return self.missing_commitments + self.missing_invoices + self.missing_change_orders
+
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -322,6 +364,14 @@ class _Plan:
     i_state: list[str] = field(default_factory=list)
     i_amount: list[int] = field(default_factory=list)
     i_missing: list[bool] = field(default_factory=list)
+    # commitment change orders
+    o_commitment: list[int] = field(default_factory=list)  # index into the commitment lists
+    o_number: list[int] = field(default_factory=list)  # 1, 2, ... per commitment
+    o_state: list[str] = field(default_factory=list)
+    o_amount: list[int] = field(default_factory=list)  # cents; a credit is negative
+    o_reason: list[int] = field(default_factory=list)  # index into CHANGE_REASONS
+    o_created: list[datetime] = field(default_factory=list)
+    o_missing: list[bool] = field(default_factory=list)
 
 
 def _pick_state(rng: random.Random, table: tuple[tuple[float, str], ...]) -> str:
@@ -344,6 +394,14 @@ INVOICE_STATES = (
     (0.97, ExportState.READY),
     (0.98, ExportState.FAILED),
     (1.0, ExportState.DRAFT),
+)
+#: A CCO of a synced commitment; one of a commitment that is not synced stays a draft.
+CCO_STATES = (
+    (0.90, ExportState.SYNCED),
+    (0.94, ExportState.READY),
+    (0.96, ExportState.FAILED),
+    (0.99, ExportState.DRAFT),
+    (1.0, ExportState.REJECTED),
 )
 
 
@@ -407,7 +465,52 @@ def _plan(spec: LoadSpec, project_ids: list[int], vendor_ids: list[int], now: da
             plan.i_state.append(state)
             plan.i_amount.append(plan.c_amount[c] // (count + 2))
             plan.i_missing.append(state == ExportState.SYNCED and rng.random() < spec.missing_fraction)
+    _plan_change_orders(spec, plan, rng, now)
     return plan
+
+
+def _plan_change_orders(spec: LoadSpec, plan: _Plan, rng: random.Random, now: datetime) -> None:
+    """CCOs spread over the commitments, numbered per commitment, in commitment order."""
+    if not spec.ccos:
+        return
+    if not spec.commitments or spec.ccos > spec.commitments * MAX_CHANGE_ORDERS_PER_COMMITMENT:
+        raise LoadDataError(
+            f"At most {MAX_CHANGE_ORDERS_PER_COMMITMENT} CCOs per commitment; load more commitments."
+        )
+    per_commitment = [0] * spec.commitments
+    placed = 0
+    while placed < spec.ccos:
+        c = rng.randrange(spec.commitments)
+        if per_commitment[c] < MAX_CHANGE_ORDERS_PER_COMMITMENT:
+            per_commitment[c] += 1
+            placed += 1
+    latest = now - timedelta(days=3)
+    for c, count in enumerate(per_commitment):
+        parent_synced = plan.c_state[c] == ExportState.SYNCED
+        for n in range(1, count + 1):
+            state = _pick_state(rng, CCO_STATES) if parent_synced else ExportState.DRAFT
+            plan.o_commitment.append(c)
+            plan.o_number.append(n)
+            plan.o_state.append(state)
+            # Mostly added work (up to 15 % of the commitment), sometimes a credit (up to 5 %).
+            share = rng.uniform(-0.05, 0.15)
+            plan.o_amount.append(int(plan.c_amount[c] * share) or 100_00)
+            plan.o_reason.append(rng.randrange(len(CHANGE_REASONS)))
+            plan.o_created.append(min(latest, plan.c_created[c] + timedelta(days=4 + 9 * n)))
+            plan.o_missing.append(state == ExportState.SYNCED and rng.random() < spec.missing_fraction)
+
+
+def _change_title(plan: _Plan, j: int) -> str:
+    reason = CHANGE_REASONS[plan.o_reason[j]]
+    title = f"{reason} - {TRADES[plan.c_trade[plan.o_commitment[j]]][0]}"
+    return title if len(title) <= 30 else reason
+
+
+def _change_description(plan: _Plan, j: int) -> str:
+    trade = TRADES[plan.c_trade[plan.o_commitment[j]]][2].lower()
+    return (
+        f"{CHANGE_REASONS[plan.o_reason[j]]}: {trade}, as priced in change order request {plan.o_number[j]}."
+    )
 
 
 def _ts(value: datetime) -> str:
@@ -469,7 +572,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
     """Create the company described by ``spec`` and all its records. The company must not exist."""
     if connections["default"].vendor != "postgresql":
         raise LoadDataError("The load generator writes with PostgreSQL's COPY; set DATABASE_URL.")
-    if spec.commitments < 0 or spec.invoices < 0 or spec.projects < 1:
+    if spec.commitments < 0 or spec.invoices < 0 or spec.ccos < 0 or spec.projects < 1:
         raise LoadDataError("Counts must be positive, with at least one project.")
     if not 0 <= spec.missing_fraction <= 1:
         raise LoadDataError("--missing-fraction must be between 0 and 1.")
@@ -478,6 +581,8 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
 
     connector = get_connector(spec.erp_system)
     erp_name = ErpSystem(spec.erp_system).label
+    # Sage 100 Contractor® keeps a purchase order's change orders on the PO itself.
+    appends_po_changes = spec.erp_system == ErpSystem.SAGE_100_CONTRACTOR
     store = sandbox_model(spec.erp_system)
     sandbox_alias = store.database
     sandbox_table = store._meta.db_table
@@ -495,6 +600,9 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
     t_commitment = Commitment._meta.db_table
     t_line = CommitmentLineItem._meta.db_table
     t_invoice = SubcontractorInvoice._meta.db_table
+    t_cco = CommitmentChangeOrder._meta.db_table
+    t_cco_line = ChangeOrderLineItem._meta.db_table
+    t_link = ErpLink._meta.db_table
     t_audit = AuditEntry._meta.db_table
 
     # The sandbox ERP's transaction is the outer one: it commits only after the platform's
@@ -527,66 +635,122 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
         plan = _plan(spec, project_ids, vendor_ids, now)
         lap("plan")
 
-        n_c, n_i = len(plan.c_state), len(plan.i_state)
+        n_c, n_i, n_o = len(plan.c_state), len(plan.i_state), len(plan.o_state)
         c_first = _reserve_ids("default", t_commitment, n_c)
         i_first = _reserve_ids("default", t_invoice, n_i)
+        o_first = _reserve_ids("default", t_cco, n_o)
         line_first = _reserve_ids("default", t_line, n_c)
+        o_line_first = _reserve_ids("default", t_cco_line, n_o)
         synced_c = [i for i in range(n_c) if plan.c_state[i] == ExportState.SYNCED]
         synced_i = [i for i in range(n_i) if plan.i_state[i] == ExportState.SYNCED]
+        synced_o = [j for j in range(n_o) if plan.o_state[j] == ExportState.SYNCED]
+        n_links = len(synced_c) + len(synced_i) + len(synced_o)
 
-        # The sandbox ERP's records come first: their ids make the ERP ids of the links.
+        # Each synced record has a rank among the synced ones of its kind; it numbers the
+        # record's ERP record (from the sandbox's ids) and its link (from the links' ids),
+        # commitments first, then invoices, then CCOs.
+        c_rank = {i: k for k, i in enumerate(synced_c)}
+        i_rank = {i: k for k, i in enumerate(synced_i)}
+        o_rank = {j: k for k, j in enumerate(synced_o)}
+        i_base, o_base = len(synced_c), len(synced_c) + len(synced_i)
         _session_for_bulk(sandbox_alias)
-        s_first = _reserve_ids(sandbox_alias, sandbox_table, len(synced_c) + len(synced_i))
-        c_erp: dict[int, str] = {}
-        i_erp: dict[int, str] = {}
-        fmt_c = connector.id_formats[SandboxRecord.Kind.COMMITMENT]
-        fmt_i = connector.id_formats[SandboxRecord.Kind.INVOICE]
-        for k, i in enumerate(synced_c):
-            c_erp[i] = fmt_c.format(n=s_first + k)
-        for k, i in enumerate(synced_i):
-            i_erp[i] = fmt_i.format(n=s_first + len(synced_c) + k)
+        s_first = _reserve_ids(sandbox_alias, sandbox_table, n_links)
+        l_first = _reserve_ids("default", t_link, n_links)
+        fmt_c = connector.id_formats[COMMITMENT.slug]
+        fmt_i = connector.id_formats[INVOICE.slug]
+        fmt_o = connector.id_formats[CCO.slug]
+
+        def c_erp(i: int) -> str:
+            return fmt_c.format(n=s_first + c_rank[i])
+
+        def i_erp(i: int) -> str:
+            return fmt_i.format(n=s_first + i_base + i_rank[i])
+
+        def o_erp(j: int) -> str:
+            return fmt_o.format(n=s_first + o_base + o_rank[j])
+
+        def o_linked(j: int) -> datetime:
+            return plan.o_created[j] + timedelta(days=2)
+
         deleted_at = _ts(now - timedelta(days=2))
 
+        def change_lines_json(j: int) -> str:
+            code = TRADES[plan.c_trade[plan.o_commitment[j]]][1]
+            return f'[{{"cost_code": "{code}", "amount": "{_money(plan.o_amount[j])}"}}]'
+
+        # Sage 100 Contractor®: the synced change orders of each purchase order, in order.
+        po_changes: dict[int, list[int]] = {}
+        if appends_po_changes:
+            for j in synced_o:
+                c = plan.o_commitment[j]
+                if plan.c_kind[c] == Commitment.Kind.PURCHASE_ORDER:
+                    po_changes.setdefault(c, []).append(j)
+
         def sandbox_rows():
-            for k, i in enumerate(synced_c):
+            for i in synced_c:
                 linked = plan.c_created[i] + timedelta(days=3)
+                appended = ""
+                if i in po_changes:
+                    entries = ", ".join(
+                        f'{{"change_order": "{o_erp(j)}", "number": "CO{plan.o_number[j]:03d}", '
+                        f'"lines": {change_lines_json(j)}}}'
+                        for j in po_changes[i]
+                    )
+                    appended = f', "change_orders": [{entries}]'
                 data = (
                     f'{{"number": "{plan.c_number[i]}", "title": "{plan.c_title[i]}", '
                     f'"kind": "{plan.c_kind[i]}", "vendor": "{_json(vendor_name_by_id[plan.c_vendor[i]])}", '
                     f'"amount": "{_money(plan.c_amount[i])}", '
-                    f'"project": "{project_number_by_id[plan.c_project[i]]}"}}'
+                    f'"project": "{project_number_by_id[plan.c_project[i]]}"{appended}}}'
                 )
                 yield (
-                    s_first + k,
-                    SandboxRecord.Kind.COMMITMENT,
-                    c_erp[i],
-                    f"commitment-{c_first + i}",
+                    s_first + c_rank[i],
+                    COMMITMENT.slug,
+                    c_erp(i),
+                    f"{COMMITMENT.slug}-{c_first + i}",
                     data,
                     _ts(linked),
                     deleted_at if plan.c_missing[i] else None,
                 )
-            base = s_first + len(synced_c)
-            for k, i in enumerate(synced_i):
+            for i in synced_i:
                 c = plan.i_commitment[i]
                 period = plan.i_period[i]
                 data = (
-                    f'{{"number": "{plan.i_number[i]}", "commitment": "{c_erp[c]}", '
+                    f'{{"number": "{plan.i_number[i]}", "commitment": "{c_erp(c)}", '
                     f'"vendor": "{_json(vendor_name_by_id[plan.c_vendor[c]])}", '
                     f'"period_start": "{period.isoformat()}", '
                     f'"period_end": "{_month_end(period).isoformat()}", '
                     f'"amount": "{_money(plan.i_amount[i])}"}}'
                 )
                 yield (
-                    base + k,
-                    SandboxRecord.Kind.INVOICE,
-                    i_erp[i],
-                    f"invoice-{i_first + i}",
+                    s_first + i_base + i_rank[i],
+                    INVOICE.slug,
+                    i_erp(i),
+                    f"{INVOICE.slug}-{i_first + i}",
                     data,
                     _ts(_invoice_linked(plan, i)),
                     deleted_at if plan.i_missing[i] else None,
                 )
+            for j in synced_o:
+                c = plan.o_commitment[j]
+                data = (
+                    f'{{"number": "CO{plan.o_number[j]:03d}", "title": "{_change_title(plan, j)}", '
+                    f'"description": "{_json(_change_description(plan, j))}", "commitment": "{c_erp(c)}", '
+                    f'"commitment_kind": "{plan.c_kind[c]}", '
+                    f'"vendor": "{_json(vendor_name_by_id[plan.c_vendor[c]])}", '
+                    f'"amount": "{_money(plan.o_amount[j])}", "lines": {change_lines_json(j)}}}'
+                )
+                yield (
+                    s_first + o_base + o_rank[j],
+                    CCO.slug,
+                    o_erp(j),
+                    f"{CCO.slug}-{o_first + j}",
+                    data,
+                    _ts(o_linked(j)),
+                    deleted_at if plan.o_missing[j] else None,
+                )
 
-        with _BulkLoad(sandbox_alias, sandbox_table, len(synced_c) + len(synced_i), log):
+        with _BulkLoad(sandbox_alias, sandbox_table, n_links, log):
             _copy_rows(
                 sandbox_alias,
                 sandbox_table,
@@ -596,6 +760,25 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
         lap(f"sandbox {erp_name} records")
 
         approver_id, pm_id = users["approver"].pk, users["pm"].pk
+
+        # The links come before the records: each record's composite foreign key
+        # (link_id, erp_id, linked_at) must find its link's very values.
+        def link_rows():
+            for i in synced_c:
+                linked = _ts(plan.c_created[i] + timedelta(days=3))
+                yield (l_first + c_rank[i], COMMITMENT.slug, c_first + i, company.pk, c_erp(i), linked,
+                       approver_id, None, None, None)  # fmt: skip
+            for i in synced_i:
+                linked = _ts(_invoice_linked(plan, i))
+                yield (l_first + i_base + i_rank[i], INVOICE.slug, i_first + i, company.pk, i_erp(i), linked,
+                       approver_id, None, None, None)  # fmt: skip
+            for j in synced_o:
+                yield (l_first + o_base + o_rank[j], CCO.slug, o_first + j, company.pk, o_erp(j),
+                       _ts(o_linked(j)), approver_id, None, None, None)  # fmt: skip
+
+        with _BulkLoad("default", t_link, n_links, log):
+            _copy_rows("default", t_link, LINK_COLUMNS, link_rows())
+        lap("links")
 
         def commitment_rows():
             for i in range(n_c):
@@ -633,10 +816,9 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     reason,
                     _ts(sent) if sent else None,
                     pm_id if sent else None,
-                    c_erp.get(i),
+                    l_first + c_rank[i] if linked else None,
+                    c_erp(i) if linked else None,
                     _ts(linked) if linked else None,
-                    approver_id if linked else None,
-                    None,
                     _ts(created),
                     _ts(linked or sent or created),
                     plan.c_kind[i],
@@ -702,10 +884,9 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     "",
                     _ts(sent) if sent else None,
                     pm_id if sent else None,
-                    i_erp.get(i),
+                    l_first + i_base + i_rank[i] if linked else None,
+                    i_erp(i) if linked else None,
                     _ts(linked) if linked else None,
-                    approver_id if linked else None,
-                    None,
                     _ts(created),
                     _ts(linked or sent or created),
                     period.isoformat(),
@@ -734,6 +915,84 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
             )
         lap("subcontractor invoices")
 
+        def change_order_rows():
+            Status = CommitmentChangeOrder.Status
+            for j in range(n_o):
+                c = plan.o_commitment[j]
+                state = plan.o_state[j]
+                created = plan.o_created[j]
+                sent = created + timedelta(days=1) if state != ExportState.DRAFT else None
+                linked = o_linked(j) if state == ExportState.SYNCED else None
+                status = (
+                    (Status.DRAFT, Status.PENDING)[j % 2] if state == ExportState.DRAFT else Status.APPROVED
+                )
+                yield (
+                    o_first + j,
+                    company.pk,
+                    plan.c_project[c],
+                    plan.c_vendor[c],
+                    c_first + c,
+                    f"CO{plan.o_number[j]:03d}",
+                    _money(plan.o_amount[j]),
+                    state,
+                    EXPORT_ERRORS[j % len(EXPORT_ERRORS)].format(
+                        erp=erp_name, vendor=vendor_name_by_id[plan.c_vendor[c]]
+                    )
+                    if state == ExportState.FAILED
+                    else "",
+                    REJECTION_REASONS[j % len(REJECTION_REASONS)] if state == ExportState.REJECTED else "",
+                    _ts(sent) if sent else None,
+                    pm_id if sent else None,
+                    l_first + o_base + o_rank[j] if linked else None,
+                    o_erp(j) if linked else None,
+                    _ts(linked) if linked else None,
+                    _ts(created),
+                    _ts(linked or sent or created),
+                    _change_title(plan, j),
+                    _change_description(plan, j),
+                    status,
+                )
+
+        if n_o:
+            with _BulkLoad("default", t_cco, n_o, log):
+                _copy_rows(
+                    "default",
+                    t_cco,
+                    [
+                        "id",
+                        "company_id",
+                        "project_id",
+                        "vendor_id",
+                        "commitment_id",
+                        *LINKED_RECORD_COLUMNS,
+                        "title",
+                        "description",
+                        "status",
+                    ],  # fmt: skip
+                    change_order_rows(),
+                )
+            lap("commitment change orders")
+
+            def change_line_rows():
+                for j in range(n_o):
+                    c = plan.o_commitment[j]
+                    yield (
+                        o_line_first + j,
+                        o_first + j,
+                        line_first + c,
+                        _change_description(plan, j)[:255],
+                        _money(plan.o_amount[j]),
+                    )
+
+            with _BulkLoad("default", t_cco_line, n_o, log):
+                _copy_rows(
+                    "default",
+                    t_cco_line,
+                    ["id", "change_order_id", "commitment_line_id", "description", "amount"],
+                    change_line_rows(),
+                )
+            lap("change order lines")
+
         if spec.audit:
 
             def audit_rows():
@@ -744,7 +1003,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                         row = (
                             "export",
                             "success",
-                            c_erp[i],
+                            c_erp(i),
                             f"Exported to {erp_name}.",
                             created + timedelta(days=3),
                         )
@@ -762,14 +1021,29 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                 for i in synced_i:
                     yield (
                         company.pk, approver_id, "export", AuditEntry.RecordType.INVOICE, i_first + i,
-                        str(plan.i_number[i]), spec.erp_system, i_erp[i], "success",
+                        str(plan.i_number[i]), spec.erp_system, i_erp(i), "success",
                         f"Exported to {erp_name}.", _ts(_invoice_linked(plan, i)),
+                    )  # fmt: skip
+                for j in range(n_o):
+                    state = plan.o_state[j]
+                    if state == ExportState.SYNCED:
+                        row = ("export", "success", o_erp(j), f"Exported to {erp_name}.", o_linked(j))
+                    elif state == ExportState.FAILED:
+                        row = ("export", "failed", "", "Export failed.", o_linked(j))
+                    elif state == ExportState.REJECTED:
+                        row = ("reject", "success", "", REJECTION_REASONS[j % 3], o_linked(j))
+                    else:
+                        continue
+                    action, outcome, erp_id, message, at = row
+                    yield (
+                        company.pk, approver_id, action, AuditEntry.RecordType.CCO, o_first + j,
+                        f"CO{plan.o_number[j]:03d}", spec.erp_system, erp_id, outcome, message, _ts(at),
                     )  # fmt: skip
 
             audit_count = (
-                len(synced_c)
-                + len(synced_i)
+                n_links
                 + sum(1 for s in plan.c_state if s in (ExportState.FAILED, ExportState.REJECTED))
+                + sum(1 for s in plan.o_state if s in (ExportState.FAILED, ExportState.REJECTED))
             )
             with _BulkLoad("default", t_audit, audit_count, log):
                 _copy_rows(
@@ -795,7 +1069,11 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
         # Deferred foreign keys are checked here, at commit.
     lap("commit (foreign keys checked)")
 
-    _analyze("default", [t_commitment, t_line, t_invoice, t_audit, Vendor._meta.db_table, "accounts_project"])
+    _analyze(
+        "default",
+        [t_link, t_commitment, t_line, t_invoice, t_cco, t_cco_line, t_audit]
+        + [Vendor._meta.db_table, "accounts_project"],
+    )
     _analyze(sandbox_alias, [sandbox_table])
     lap("analyze")
 
@@ -805,10 +1083,13 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
         usernames={role: user.username for role, user in users.items()},
         commitments=n_c,
         invoices=n_i,
+        change_orders=n_o,
         synced_commitments=len(synced_c),
         synced_invoices=len(synced_i),
+        synced_change_orders=len(synced_o),
         missing_commitments=sum(plan.c_missing),
         missing_invoices=sum(plan.i_missing),
+        missing_change_orders=sum(plan.o_missing),
         seconds=seconds,
     )
 
@@ -860,13 +1141,16 @@ def load_data_delete(*, company_slug: str, log: Callable[[str], None] = lambda _
     t_commitment = Commitment._meta.db_table
     t_line = CommitmentLineItem._meta.db_table
     t_invoice = SubcontractorInvoice._meta.db_table
+    t_cco = CommitmentChangeOrder._meta.db_table
+    t_cco_line = ChangeOrderLineItem._meta.db_table
+    t_link = ErpLink._meta.db_table
     t_audit = AuditEntry._meta.db_table
     refs: list[str] = []
     with connections["default"].cursor() as cursor:
-        cursor.execute(f"SELECT 'commitment-' || id FROM {t_commitment} WHERE company_id = %s", [cid])
-        refs += [r[0] for r in cursor.fetchall()]
-        cursor.execute(f"SELECT 'invoice-' || id FROM {t_invoice} WHERE company_id = %s", [cid])
-        refs += [r[0] for r in cursor.fetchall()]
+        # The external reference every ERP record of this company's records carries.
+        for slug, table in ((COMMITMENT.slug, t_commitment), (INVOICE.slug, t_invoice), (CCO.slug, t_cco)):
+            cursor.execute(f"SELECT %s || '-' || id FROM {table} WHERE company_id = %s", [slug, cid])
+            refs += [r[0] for r in cursor.fetchall()]
     for erp_system in (ErpSystem.SAGE_300_CRE, ErpSystem.SAGE_100_CONTRACTOR):
         store = sandbox_model(erp_system)
         alias, table = store.database, store._meta.db_table
@@ -898,16 +1182,22 @@ def load_data_delete(*, company_slug: str, log: Callable[[str], None] = lambda _
         if only_this_company(cursor, t_audit):
             cursor.execute(f"TRUNCATE {t_audit}")
             truncated.add(t_audit)
-        if only_this_company(cursor, t_commitment) and only_this_company(cursor, t_invoice):
-            cursor.execute(f"TRUNCATE {t_invoice}, {t_line}, {t_commitment}")
-            truncated |= {t_invoice, t_line, t_commitment}
+        # The records and their links reference each other's tables: truncated together or not at all.
+        record_tables = [t_cco_line, t_cco, t_invoice, t_line, t_commitment, t_link]
+        if all(only_this_company(cursor, table) for table in (t_commitment, t_invoice, t_cco, t_link)):
+            cursor.execute(f"TRUNCATE {', '.join(record_tables)}")
+            truncated |= set(record_tables)
         if truncated:
             log(f"  emptied {', '.join(sorted(truncated))} (only this company's rows)")
         statements = [
             (t_audit, "company_id = %s"),
+            (t_cco_line, f"change_order_id IN (SELECT id FROM {t_cco} WHERE company_id = %s)"),
+            (t_cco, "company_id = %s"),
             (t_invoice, "company_id = %s"),
             (t_line, f"commitment_id IN (SELECT id FROM {t_commitment} WHERE company_id = %s)"),
             (t_commitment, "company_id = %s"),
+            # After the records, which point at their links.
+            (t_link, "company_id = %s"),
             (
                 "erp_integrations_syncrun",
                 "connection_id IN (SELECT id FROM erp_integrations_erpconnection WHERE company_id = %s)",

@@ -95,7 +95,7 @@ def measure(args: argparse.Namespace, log) -> dict:
     from django.utils import timezone
 
     from accounts.models import Company, User
-    from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
+    from erp_integrations.models import Commitment, CommitmentChangeOrder, ExportState, SubcontractorInvoice
     from erp_integrations.sandbox.services import sandbox_model
     from erp_integrations.selectors import encode_cursor
     from erp_integrations.services.sync import connection_sync
@@ -114,12 +114,14 @@ def measure(args: argparse.Namespace, log) -> dict:
 
     # Data reused from earlier runs may have few records left to unlink: delete more in the
     # ERP, as a user would, for the sync to find.
+    # Commitments with no linked invoice or CCO: their unlink is judged by the ERP record alone.
     linked_invoice = SubcontractorInvoice.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
-    without_invoices = synced.filter(~Exists(linked_invoice))
+    linked_cco = CommitmentChangeOrder.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
+    without_invoices = synced.filter(~Exists(linked_invoice)).filter(~Exists(linked_cco))
     needed = 2 * (args.requests + args.warmup)
-    if without_invoices.filter(erp_missing_since__isnull=False).count() < needed:
+    if without_invoices.filter(link__missing_since__isnull=False).count() < needed:
         present = list(
-            without_invoices.filter(erp_missing_since__isnull=True).values_list("erp_id", flat=True)
+            without_invoices.filter(link__missing_since__isnull=True).values_list("erp_id", flat=True)
         )
         store = sandbox_model(connection.erp_system)
         deleted = (
@@ -207,14 +209,16 @@ def measure(args: argparse.Namespace, log) -> dict:
 
     # --- unlink ----------------------------------------------------------------------------
     unlinkable = list(
-        synced.filter(erp_missing_since__isnull=False)
+        synced.filter(link__missing_since__isnull=False)
         .filter(~Exists(linked_invoice))
+        .filter(~Exists(linked_cco))
         .order_by("id")
         .values_list("id", flat=True)
     )
     present = list(
-        synced.filter(erp_missing_since__isnull=True, id__gte=deep_id)
+        synced.filter(link__missing_since__isnull=True, id__gte=deep_id)
         .filter(~Exists(linked_invoice))
+        .filter(~Exists(linked_cco))
         .order_by("id")
         .values_list("id", flat=True)[: n + warm]
     )

@@ -1,11 +1,14 @@
 """The benchmark scripts still run end to end (a few thousand rows, a few requests).
 
+Covers run_all.py (the pages' table) and bench_sync.py (the sync and unlink).
+
 Figures from a smoke run mean nothing, so nothing here judges time; it checks that
 every row of the table was measured, with the right answers, and that the tool's
 query count does not change with the page (page 1, deep page, search).
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -61,3 +64,55 @@ def test_run_all_smoke_measures_every_row(tmp_path):
     assert "Full sync" in table and "Unlink, deleted in the ERP" in table
     # --smoke drops its scratch databases.
     assert not _support.databases_exist(_support.scratch_database_url(f"{prefix}_3000"))
+
+
+def test_bench_sync_smoke_finds_the_deleted_records_then_nothing(tmp_path):
+    """bench_sync.py end to end on a few thousand records of each kind, in its own databases."""
+    database_url = _support.scratch_database_url(f"{settings.DATABASES['default']['NAME']}_benchsync")
+    env = {**_support.django_environment(database_url), "DJANGO_SETTINGS_MODULE": "erp_integrations.settings"}
+    try:
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "tests/benchmarks/bench_sync.py",
+                "--commitments",
+                "2000",
+                "--invoices",
+                "1000",
+                "--ccos",
+                "1500",
+                "--projects",
+                "5",
+                "--missing-fraction",
+                "0.05",
+                "--unlinks",
+                "5",
+                "--drop",
+            ],  # fmt: skip
+            cwd=_support.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    finally:
+        _support.databases_drop(database_url)
+
+    out = completed.stdout
+    header = re.search(r"^([\d,]+) live links, ([\d,]+) of their ERP records deleted", out, re.M)
+    assert header, out
+    links, deleted = (int(group.replace(",", "")) for group in header.groups())
+    assert links > 3000 and deleted > 0
+    # (a) finds exactly the records deleted in the ERP; (b) straight after, nothing.
+    found = re.findall(r"links checked +([\d,]+); found missing ([\d,]+); reappeared ([\d,]+)", out)
+    assert [tuple(int(n.replace(",", "")) for n in row) for row in found] == [
+        (links, deleted, 0),
+        (links, 0, 0),
+    ]
+    assert re.search(r"tracemalloc peak +\(a\) [\d.]+ MiB, \(b\) [\d.]+ MiB", out)
+    assert re.search(
+        r"'Successfully Unlinked' +median [\d.]+ ms, p95 [\d.]+ ms, max [\d.]+ ms over 5$", out, re.M
+    )
+    assert re.search(r"refused, still in the ERP +median [\d.]+ ms, .* over 5$", out, re.M)
+    assert not _support.databases_exist(database_url)

@@ -85,7 +85,7 @@ django.setup()
 from django.db.models import Exists, OuterRef
 from accounts.models import Company
 from erp_integrations.loadgen import LoadSpec, load_data_generate
-from erp_integrations.models import Commitment, SubcontractorInvoice
+from erp_integrations.models import Commitment, CommitmentChangeOrder, SubcontractorInvoice
 from erp_integrations.services.sync import connection_sync
 if not Company.objects.filter(slug={COMPANY_SLUG!r}).exists():
     load_data_generate(LoadSpec(commitments=math.ceil({size} / 0.95), invoices={size},
@@ -95,9 +95,13 @@ company = Company.objects.get(slug={COMPANY_SLUG!r})
 run = connection_sync(connection_id=company.erp_connection.pk, trigger="command")
 assert run is not None and run.status == "succeeded", run and run.error
 linked_invoice = SubcontractorInvoice.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
-synced = Commitment.objects.filter(company=company, export_state="synced").filter(~Exists(linked_invoice))
-unlink = list(synced.filter(erp_missing_since__isnull=False).values_list("id", flat=True)[:5000])
-refused = list(synced.filter(erp_missing_since__isnull=True).order_by("?").values_list("id", flat=True)[:500])
+linked_cco = CommitmentChangeOrder.objects.filter(commitment_id=OuterRef("pk"), erp_id__isnull=False)
+synced = (Commitment.objects.filter(company=company, export_state="synced")
+          .filter(~Exists(linked_invoice)).filter(~Exists(linked_cco)))
+unlink = list(synced.filter(link__missing_since__isnull=False).values_list("id", flat=True)[:5000])
+refused = list(
+    synced.filter(link__missing_since__isnull=True).order_by("?").values_list("id", flat=True)[:500]
+)
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from accounts.models import User

@@ -14,6 +14,9 @@ from erp_integrations.connectors import get_connector
 from erp_integrations.sandbox.services import sandbox_records, sandbox_set_mode, sandbox_switch
 from tests import factories
 
+# The sandbox ERPs run on the embedded default (SQLite) too: the second pass runs these there.
+pytestmark = pytest.mark.embedded
+
 
 def _run(*args: str) -> str:
     out = StringIO()
@@ -53,6 +56,48 @@ def test_delete_a_requisition_in_sage_100():
     assert sandbox_records("sage100").get(erp_id=invoice.erp_id).deleted_at is not None
     # The commitment is untouched.
     assert sandbox_records("sage100").get(erp_id=commitment.erp_id).deleted_at is None
+
+
+def _exported_cco(erp_system: str, number: str = "CO-01"):
+    commitment = _exported(erp_system)
+    return factories.link(factories.change_order(commitment=commitment, number=number))
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("erp_system", "erp_name", "id_prefix"),
+    [("sage300", "Sage 300 CRE®", "CCO-"), ("sage100", "Sage 100 Contractor®", "CO")],
+)
+def test_delete_then_restore_a_cco(erp_system, erp_name, id_prefix):
+    change_order = _exported_cco(erp_system)
+    connector = get_connector(erp_system)
+    assert change_order.erp_id.startswith(id_prefix)
+
+    out = _run("delete", "cco", change_order.erp_id)
+
+    assert out.strip() == f"Deleted CCO {change_order.erp_id} in {erp_name}."
+    assert connector.existing_ids("cco", [change_order.erp_id]) == set()
+    # Its commitment is untouched.
+    assert connector.existing_ids("commitment", [change_order.commitment.erp_id]) == {
+        change_order.commitment.erp_id
+    }
+
+    out = _run("restore", "cco", change_order.erp_id, "--erp", erp_system)
+
+    assert out.strip() == f"Restored CCO {change_order.erp_id} in {erp_name}."
+    assert connector.existing_ids("cco", [change_order.erp_id]) == {change_order.erp_id}
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_cco_is_found_by_its_own_kind_only():
+    change_order = _exported_cco("sage300")
+    with pytest.raises(CommandError, match="No CCO with id 'CCO-9999999' in any sandbox ERP."):
+        _run("delete", "cco", "CCO-9999999")
+    with pytest.raises(CommandError, match=f"No commitment with id '{change_order.erp_id}'"):
+        _run("delete", "commitment", change_order.erp_id)
+    with pytest.raises(CommandError, match=f"No CCO with id '{change_order.commitment.erp_id}' in Sage 300"):
+        _run("delete", "cco", change_order.commitment.erp_id, "--erp", "sage300")
+    assert sandbox_records("sage300").get(erp_id=change_order.erp_id).deleted_at is None
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -141,6 +186,23 @@ def test_list_shows_the_erps_records_and_mode():
     assert _run("list", "--erp", "sage300", "--kind", "invoice").splitlines()[1:] == ["No records."]
 
 
+@pytest.mark.django_db(databases="__all__")
+def test_list_kind_cco_shows_the_change_orders_only():
+    change_order = _exported_cco("sage100", number="CO-0042")
+    _run("delete", "cco", change_order.erp_id)
+
+    lines = _run("list", "--erp", "sage100", "--kind", "cco").splitlines()
+
+    assert lines[0] == "Sage 100 Contractor® (normal)"
+    assert [line.split() for line in lines[1:]] == [
+        [change_order.erp_id, "CCO", "CO-0042", f"cco-{change_order.pk}", "deleted", *lines[1].split()[-2:]]
+    ]
+    # The commitment is listed under its own kind.
+    commitments = _run("list", "--erp", "sage100", "--kind", "commitment").splitlines()[1:]
+    assert [line.split()[:2] for line in commitments] == [[change_order.commitment.erp_id, "commitment"]]
+
+
+@pytest.mark.postgresql  # it points the command at the test databases by PostgreSQL URLs
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_the_real_command_line_deletes_and_exits_non_zero_on_an_unknown_id():
     commitment = _exported("sage100")

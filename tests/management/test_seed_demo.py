@@ -1,7 +1,10 @@
-"""seed_demo: two companies on the two ERPs, records in every state, and idempotent."""
+"""seed_demo: two companies on the two ERPs, records of every kind in every state, and idempotent."""
+
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models.functions import Length
 
 from accounts.models import (
     DirectoryMembership,
@@ -12,18 +15,25 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import Action, CompanyAccess
+from erp_integrations.connectors import get_connector
 from erp_integrations.demo import COMPANIES, seed_demo
+from erp_integrations.kinds import CCO, ERP_DESCRIPTION_LIMIT, KINDS, summed_change_lines
 from erp_integrations.models import (
+    ChangeOrderLineItem,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLineItem,
     ErpConnection,
+    ErpLink,
     ExportState,
     SubcontractorInvoice,
     Vendor,
 )
 from erp_integrations.sandbox.models import Sage100Record, Sage300Record
+from erp_integrations.sandbox.services import sandbox_delete
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# runall seeds the embedded default (SQLite) too: the second pass runs these there.
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 PASSWORD = "correct-horse-battery"
 
@@ -46,7 +56,9 @@ def dump() -> dict[str, list]:
         "sent_at",
         "erp_id",
         "linked_at",
-        "linked_by__username",
+        "link_id",
+        "link__linked_by__username",
+        "link__missing_since_id",
         "updated_at",
     )
     return {
@@ -82,8 +94,37 @@ def dump() -> dict[str, list]:
             "billing_period_end",
             "retainage",
         ),
-        "sage300": _rows(Sage300Record.objects, "kind", "erp_id", "external_reference", "deleted_at"),
-        "sage100": _rows(Sage100Record.objects, "kind", "erp_id", "external_reference", "deleted_at"),
+        "change_orders": _rows(
+            CommitmentChangeOrder.objects,
+            *record,
+            "commitment__number",
+            "title",
+            "description",
+            "status",
+        ),
+        "change_order_lines": _rows(
+            ChangeOrderLineItem.objects,
+            "change_order__project__number",
+            "change_order__commitment__number",
+            "change_order__number",
+            "commitment_line__cost_code",
+            "description",
+            "amount",
+        ),
+        "links": _rows(
+            ErpLink.objects,
+            "id",
+            "kind",
+            "record_id",
+            "company__slug",
+            "erp_id",
+            "linked_at",
+            "linked_by__username",
+            "missing_since_id",
+            "unlinked_at",
+        ),
+        "sage300": _rows(Sage300Record.objects, "kind", "erp_id", "external_reference", "data", "deleted_at"),
+        "sage100": _rows(Sage100Record.objects, "kind", "erp_id", "external_reference", "data", "deleted_at"),
     }
 
 
@@ -106,17 +147,56 @@ def test_running_twice_leaves_the_same_data():
         "commitments": first_counts["commitments"],
         "line_items": len(first["line_items"]),
         "invoices": first_counts["invoices"],
+        "change_orders": first_counts["change orders"],
+        "change_order_lines": len(first["change_order_lines"]),
+        "links": len(first["links"]),
         "sage300": len(first["sage300"]),
         "sage100": len(first["sage100"]),
     }
-    assert first["sage300"] and first["sage100"]
+    # 6 projects: 9 commitments, 6 invoices and 8 CCOs each (9 on Sage 100 Contractor®).
+    assert (first_counts["commitments"], first_counts["invoices"], first_counts["change orders"]) == (
+        54,
+        36,
+        51,
+    )
+    # Per project 3 synced commitments, 1 synced invoice, 2 synced CCOs (3 on Sage 100
+    # Contractor®, with the purchase order's): one link each.
+    assert len(first["links"]) == 3 * 6 + 3 * 7
+    assert (len(first["sage300"]), len(first["sage100"])) == (3 * 6, 3 * 7)
+
+
+def test_running_again_after_a_deletion_in_the_erp_links_the_new_erp_record():
+    seed_demo(password=PASSWORD)
+    change_order = CommitmentChangeOrder.objects.get(
+        company__slug="northwind-builders",
+        project__number="P-1001",
+        commitment__number="SC-001",
+        number="CO-01",
+    )
+    old_link = change_order.link
+    sandbox_delete(erp_system="sage300", kind="cco", erp_id=change_order.erp_id)
+
+    seed_demo(password=PASSWORD)
+
+    change_order.refresh_from_db()
+    old_link.refresh_from_db()
+    assert change_order.export_state == ExportState.SYNCED
+    assert change_order.erp_id != old_link.erp_id
+    assert change_order.link.erp_id == change_order.erp_id
+    assert change_order.link.unlinked_at is None
+    # The old link stays as the record's history, closed.
+    assert old_link.unlinked_at is not None
+    assert ErpLink.objects.filter(kind="cco", record_id=change_order.pk).count() == 2
+    assert (
+        Sage300Record.objects.get(erp_id=change_order.erp_id).external_reference == f"cco-{change_order.pk}"
+    )
 
 
 def test_each_company_has_records_in_every_export_state():
     seed_demo(password=PASSWORD)
 
     for company in COMPANIES:
-        for model in (Commitment, SubcontractorInvoice):
+        for model in (Commitment, SubcontractorInvoice, CommitmentChangeOrder):
             states = set(
                 model.objects.filter(company__slug=company.slug).values_list("export_state", flat=True)
             )
@@ -125,28 +205,42 @@ def test_each_company_has_records_in_every_export_state():
     assert Project.objects.filter(name="Harbor Tower", company__slug="northwind-builders").exists()
 
 
-def test_synced_records_exist_in_their_company_erp():
+def test_synced_records_exist_in_their_company_erp_and_have_a_whole_link():
     seed_demo(password=PASSWORD)
 
     stores = {"sage300": Sage300Record, "sage100": Sage100Record}
-    for model, kind, prefix in (
-        (Commitment, "commitment", "commitment"),
-        (SubcontractorInvoice, "invoice", "invoice"),
-    ):
-        synced = model.objects.filter(export_state=ExportState.SYNCED).select_related(
-            "company__erp_connection"
+    approver = User.objects.get(username="approver")
+    for kind in KINDS:
+        synced = kind.model.objects.filter(export_state=ExportState.SYNCED).select_related(
+            "company__erp_connection", "link"
         )
-        assert synced
+        # Per project: SC-001, SC-002 and PO-001; one invoice; two CCOs (three on Sage 100).
+        assert synced.count() == {"commitment": 18, "invoice": 6, "cco": 15}[kind.slug]
         for record in synced:
             store = stores[record.company.erp_connection.erp_system]
-            erp_record = store.objects.get(erp_id=record.erp_id, kind=kind, deleted_at__isnull=True)
-            assert erp_record.external_reference == f"{prefix}-{record.pk}"
+            erp_record = store.objects.get(erp_id=record.erp_id, kind=kind.slug, deleted_at__isnull=True)
+            assert erp_record.external_reference == f"{kind.slug}-{record.pk}"
+            link = record.link
+            assert (link.kind, link.record_id, link.company_id) == (kind.slug, record.pk, record.company_id)
+            assert (link.erp_id, link.linked_at) == (record.erp_id, record.linked_at)
+            assert (link.linked_by, link.missing_since_id, link.unlinked_at) == (approver, None, None)
+    # Every live link is a synced record's; nothing else is linked.
+    assert ErpLink.objects.filter(unlinked_at__isnull=True).count() == 39
+    assert not ErpLink.objects.filter(unlinked_at__isnull=False).exists()
+    for kind in KINDS:
+        assert (
+            not kind.model.objects.exclude(export_state=ExportState.SYNCED)
+            .filter(link__isnull=False)
+            .exists()
+        )
 
 
 def test_failed_records_carry_the_erp_error_and_rejected_ones_a_reason():
     seed_demo(password=PASSWORD)
 
-    for model in (Commitment, SubcontractorInvoice):
+    for model in (Commitment, SubcontractorInvoice, CommitmentChangeOrder):
+        assert model.objects.filter(export_state=ExportState.FAILED).exists()
+        assert model.objects.filter(export_state=ExportState.REJECTED).exists()
         assert all(
             model.objects.filter(export_state=ExportState.FAILED).values_list("export_error", flat=True)
         )
@@ -161,12 +255,113 @@ def test_failed_records_carry_the_erp_error_and_rejected_ones_a_reason():
     )
 
 
+def test_failed_change_orders_name_the_erp_limit_they_broke():
+    seed_demo(password=PASSWORD)
+
+    errors = {
+        company: set(
+            CommitmentChangeOrder.objects.filter(
+                company__slug=company, export_state=ExportState.FAILED
+            ).values_list("export_error", flat=True)
+        )
+        for company in ("northwind-builders", "lakeshore-contracting")
+    }
+    assert errors == {
+        "northwind-builders": {"Title: must be at most 30 characters in Sage 300 CRE® (it has 45)."},
+        "lakeshore-contracting": {
+            "Title: must be at most 30 characters in Sage 100 Contractor® (it has 45)."
+        },
+    }
+
+
+def test_change_orders_fit_the_erp_limits_and_belong_to_synced_commitments():
+    seed_demo(password=PASSWORD)
+
+    limits = {"northwind-builders": (5, 3 * 4), "lakeshore-contracting": (12, 3 * 5)}
+    for company, (number_limit, count) in limits.items():
+        sent = CommitmentChangeOrder.objects.filter(
+            company__slug=company, export_state__in=[ExportState.READY, ExportState.SYNCED]
+        ).select_related("commitment", "vendor", "company__erp_connection")
+        assert sent.count() == count, company
+        connector = get_connector(sent[0].company.erp_connection.erp_system)
+        for change_order in sent:
+            assert len(change_order.number) <= number_limit and len(change_order.title) <= 30
+            # Only a CCO of a synced commitment can be sent or exported.
+            assert change_order.commitment.export_state == ExportState.SYNCED
+            assert connector.validate(CCO, change_order) == []
+    # A CCO of a commitment that is not synced yet stays a draft.
+    waiting = CommitmentChangeOrder.objects.exclude(commitment__export_state=ExportState.SYNCED)
+    assert waiting.count() == 6
+    assert set(waiting.values_list("export_state", flat=True)) == {ExportState.DRAFT}
+
+
+def test_a_line_changed_twice_reaches_the_erp_as_one_summed_line():
+    seed_demo(password=PASSWORD)
+
+    twice = CommitmentChangeOrder.objects.filter(number="CO-02", commitment__number="SC-001")
+    assert twice.count() == 6
+    for change_order in twice:
+        lines = change_order.line_items.all()
+        assert len(lines) == 2 and len({line.commitment_line_id for line in lines}) == 1
+        assert change_order.amount == Decimal("3600.00")
+        [summed] = summed_change_lines(change_order)
+        assert (summed["cost_code"], summed["amount"], summed["times"]) == ("03-200", Decimal("3600.00"), 2)
+        store = Sage300Record if change_order.company.slug == "northwind-builders" else Sage100Record
+        erp_record = store.objects.get(erp_id=change_order.erp_id)
+        assert erp_record.data["lines"] == [{"cost_code": "03-200", "amount": "3600.00"}]
+
+
+def test_a_purchase_order_change_is_appended_to_the_po_in_sage_100():
+    seed_demo(password=PASSWORD)
+
+    on_pos = CommitmentChangeOrder.objects.filter(
+        company__slug="lakeshore-contracting",
+        commitment__kind=Commitment.Kind.PURCHASE_ORDER,
+        export_state=ExportState.SYNCED,
+    ).select_related("commitment")
+    assert on_pos.count() == 3
+    for change_order in on_pos:
+        po = Sage100Record.objects.get(erp_id=change_order.commitment.erp_id, kind="commitment")
+        assert po.data["change_orders"] == [
+            {
+                "change_order": change_order.erp_id,
+                "number": "CO-01",
+                "lines": [{"cost_code": "01-540", "amount": "48000.00"}],
+            }
+        ]
+    # In Sage 300 CRE® the purchase orders keep nothing linked under them.
+    northwind_pos = Commitment.objects.filter(
+        company__slug="northwind-builders",
+        kind=Commitment.Kind.PURCHASE_ORDER,
+        export_state=ExportState.SYNCED,
+    )
+    assert northwind_pos.count() == 3
+    assert not CommitmentChangeOrder.objects.filter(commitment__in=northwind_pos).exists()
+
+
+def test_a_description_longer_than_the_erp_keeps_is_kept_whole():
+    seed_demo(password=PASSWORD)
+
+    long = CommitmentChangeOrder.objects.annotate(length=Length("description")).filter(
+        length__gt=ERP_DESCRIPTION_LIMIT
+    )
+    assert long.count() == 6
+    assert {c.company.slug for c in long} == {spec.slug for spec in COMPANIES}
+    assert all(len(c.description) > ERP_DESCRIPTION_LIMIT for c in long)
+
+
 def test_commitment_amount_is_the_sum_of_its_line_items():
     seed_demo(password=PASSWORD)
 
     for commitment in Commitment.objects.prefetch_related("line_items"):
         assert commitment.line_items.all()
         assert commitment.amount == sum(item.amount for item in commitment.line_items.all())
+    change_orders = CommitmentChangeOrder.objects.prefetch_related("line_items")
+    assert change_orders
+    for change_order in change_orders:
+        assert change_order.line_items.all()
+        assert change_order.amount == sum(item.amount for item in change_order.line_items.all())
+    assert CommitmentChangeOrder.objects.filter(amount__lt=0).count() == 6
 
 
 def test_demo_users_have_the_documented_permissions_in_both_companies():

@@ -1,11 +1,11 @@
 """Do in a sandbox ERP what a user would do in the ERP itself, and make it misbehave.
 
-    erp_sandbox delete  commitment|invoice <ERP id> [--erp sage300|sage100]
-    erp_sandbox restore commitment|invoice <ERP id> [--erp sage300|sage100]
+    erp_sandbox delete  commitment|invoice|cco <ERP id> [--erp sage300|sage100]
+    erp_sandbox restore commitment|invoice|cco <ERP id> [--erp sage300|sage100]
     erp_sandbox offline --erp sage300
     erp_sandbox slow    --erp sage300 [--latency-ms 3000]
     erp_sandbox normal  --erp sage300
-    erp_sandbox list    --erp sage300 [--kind commitment|invoice] [--deleted]
+    erp_sandbox list    --erp sage300 [--kind commitment|invoice|cco] [--deleted]
 
 Without --erp, delete and restore look for the id in every sandbox ERP (their id
 formats differ, so an id is normally in one only).
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from erp_integrations.kinds import BY_SLUG, KINDS
 from erp_integrations.models import ErpSystem
-from erp_integrations.sandbox.models import SandboxRecord, SandboxSwitch
+from erp_integrations.sandbox.models import SandboxSwitch
 from erp_integrations.sandbox.services import (
     STORES,
     SandboxError,
@@ -27,7 +28,8 @@ from erp_integrations.sandbox.services import (
     sandbox_switch,
 )
 
-KINDS = [kind.value for kind in SandboxRecord.Kind]
+#: The kinds' slugs are the ERP stores' kinds.
+KIND_SLUGS = [kind.slug for kind in KINDS]
 DEFAULT_SLOW_LATENCY_MS = 3000
 LIST_LIMIT = 200
 
@@ -43,8 +45,12 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         for name, verb in (("delete", "Delete"), ("restore", "Restore")):
             sub = actions.add_parser(name, help=f"{verb} a record in the ERP, as a user would in Sage.")
-            sub.add_argument("kind", choices=KINDS, help="commitment, or invoice (a requisition).")
-            sub.add_argument("erp_id", help="The ERP's id, e.g. JC-0000012 or RQ000034.")
+            sub.add_argument(
+                "kind",
+                choices=KIND_SLUGS,
+                help="commitment, invoice (a requisition) or cco (a change order).",
+            )
+            sub.add_argument("erp_id", help="The ERP's id, e.g. JC-0000012, RQ000034 or CCO-0000056.")
             sub.add_argument("--erp", choices=list(STORES), help="Which sandbox ERP (default: find the id).")
         for name, what in (
             ("offline", "Make the ERP refuse every request."),
@@ -62,7 +68,7 @@ class Command(BaseCommand):
                 )
         sub = actions.add_parser("list", help="List the ERP's records, newest first.")
         sub.add_argument("--erp", choices=list(STORES), required=True)
-        sub.add_argument("--kind", choices=KINDS)
+        sub.add_argument("--kind", choices=KIND_SLUGS)
         sub.add_argument("--deleted", action="store_true", help="Only records deleted in the ERP.")
 
     def handle(self, *args, **options) -> None:
@@ -80,14 +86,15 @@ class Command(BaseCommand):
     def _delete_or_restore(self, action: str, kind: str, erp_id: str, erp_system: str | None) -> None:
         erp_system = erp_system or self._find_erp(kind, erp_id)
         name = _erp_name(erp_system)
+        word = self._word(kind, erp_system)
         if not sandbox_records(erp_system).filter(kind=kind, erp_id=erp_id).exists():
-            raise CommandError(f"No {self._word(kind)} with id {erp_id!r} in {name}.")
+            raise CommandError(f"No {word} with id {erp_id!r} in {name}.")
         if action == "delete":
             sandbox_delete(erp_system=erp_system, kind=kind, erp_id=erp_id)
-            self.stdout.write(self.style.SUCCESS(f"Deleted {self._word(kind)} {erp_id} in {name}."))
+            self.stdout.write(self.style.SUCCESS(f"Deleted {word} {erp_id} in {name}."))
         else:
             sandbox_restore(erp_system=erp_system, kind=kind, erp_id=erp_id)
-            self.stdout.write(self.style.SUCCESS(f"Restored {self._word(kind)} {erp_id} in {name}."))
+            self.stdout.write(self.style.SUCCESS(f"Restored {word} {erp_id} in {name}."))
 
     def _find_erp(self, kind: str, erp_id: str) -> str:
         found = [erp for erp in STORES if sandbox_records(erp).filter(kind=kind, erp_id=erp_id).exists()]
@@ -125,7 +132,7 @@ class Command(BaseCommand):
             data = record.data or {}
             state = f"deleted {record.deleted_at:%Y-%m-%d %H:%M}" if record.deleted_at else "live"
             self.stdout.write(
-                f"{record.erp_id:<16} {self._word(record.kind):<12} {data.get('number', ''):<14} "
+                f"{record.erp_id:<16} {self._word(record.kind, erp_system):<12} {data.get('number', ''):<14} "
                 f"{record.external_reference:<22} {state}"
             )
         if not shown:
@@ -134,6 +141,13 @@ class Command(BaseCommand):
             self.stdout.write(f"(only the newest {LIST_LIMIT} are shown)")
 
     @staticmethod
-    def _word(kind: str) -> str:
-        """The ERP's own word: a subcontractor invoice is a requisition there."""
-        return "requisition" if kind == SandboxRecord.Kind.INVOICE else "commitment"
+    def _word(kind: str, erp_system: str | None = None) -> str:
+        """The ERP's own word (a subcontractor invoice is a requisition there), from the kinds.
+
+        Without an ERP, the word of every sandbox ERP (they agree on each kind).
+        """
+        record_kind = BY_SLUG.get(kind)
+        if record_kind is None:  # a record made by hand in the store
+            return kind
+        words = sorted({record_kind.erp_noun(erp) for erp in ([erp_system] if erp_system else STORES)})
+        return " or ".join(words)

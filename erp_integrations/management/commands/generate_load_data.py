@@ -1,13 +1,15 @@
 """Fill PostgreSQL with a large company for benchmarks and load tests.
 
-    generate_load_data --commitments 1000000 --invoices 1000000 --projects 500
+    generate_load_data --commitments 1000000 --invoices 1000000 --ccos 1000000 --projects 500
                        [--company-slug load-test] [--erp sage300|sage100]
                        [--missing-fraction 0.01] [--vendors N] [--user-prefix ""]
                        [--password ...] [--no-audit] [--seed 1] [--reset]
 
 Creates the company with its ERP connection, projects, vendors, commitments with one
-line item each, subcontractor invoices, their audit entries, and the matching records
-in the sandbox ERP (a fraction deleted there, for the next sync to find). Users:
+line item each, subcontractor invoices, commitment change orders (one line each, against
+their commitment's line), the links of the synced ones, their audit entries, and the
+matching records in the sandbox ERP (a fraction deleted there, for the next sync to
+find). --reset deletes the company first, with everything it owns. Users:
 <prefix>approver (every requirement to unlink), <prefix>pm (Admin on Commitments,
 Standard on ERP Integrations, no privilege), <prefix>viewer (Read Only) and
 <prefix>staff (platform staff, superuser; grants the privilege).
@@ -29,6 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--commitments", type=int, default=10_000)
         parser.add_argument("--invoices", type=int, default=10_000)
+        parser.add_argument(
+            "--ccos", type=int, default=0, help="Commitment change orders, one line each (default 0)."
+        )
         parser.add_argument("--projects", type=int, default=50)
         parser.add_argument("--vendors", type=int, default=0, help="0: one per 250 commitments (50-5000).")
         parser.add_argument("--company-slug", default="load-test")
@@ -45,6 +50,7 @@ class Command(BaseCommand):
         spec = LoadSpec(
             commitments=options["commitments"],
             invoices=options["invoices"],
+            ccos=options["ccos"],
             projects=options["projects"],
             vendors=options["vendors"],
             company_slug=options["company_slug"],
@@ -71,7 +77,9 @@ class Command(BaseCommand):
                 f"Company {spec.company_slug!r} (id {result.company_id}, connection {result.connection_id}): "
                 f"{result.commitments} commitments ({result.synced_commitments} synced, "
                 f"{result.missing_commitments} deleted in the ERP), {result.invoices} subcontractor invoices "
-                f"({result.synced_invoices} synced, {result.missing_invoices} deleted in the ERP) "
+                f"({result.synced_invoices} synced, {result.missing_invoices} deleted in the ERP), "
+                f"{result.change_orders} CCOs ({result.synced_change_orders} synced, "
+                f"{result.missing_change_orders} deleted in the ERP); {result.links} links, "
                 f"in {elapsed:.1f} s."
             )
         )

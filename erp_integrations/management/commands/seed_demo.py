@@ -8,8 +8,8 @@ from erp_integrations.demo import DEMO_PASSWORD, USERS, seed_demo
 class Command(BaseCommand):
     help = (
         "Create or refresh the demo: two companies (Sage 300 CRE® and Sage 100 Contractor®), "
-        "their projects, vendors, commitments and subcontractor invoices in every export state, "
-        "and the users approver, pm, viewer and staff. Safe to run again."
+        "their projects, vendors, commitments, subcontractor invoices and commitment change orders "
+        "in every export state, and the users approver, pm, viewer and staff. Safe to run again."
     )
 
     def add_arguments(self, parser):
