@@ -266,3 +266,19 @@ def test_the_hourly_sync_checks_cco_links_in_the_same_run():
     assert (run.links_total, run.links_checked, run.missing_found) == (3, 3, 1)
     assert CommitmentChangeOrder.objects.get(pk=deleted.pk).erp_missing
     assert not CommitmentChangeOrder.objects.get(pk=kept.pk).erp_missing
+
+
+def test_sage_100_keeps_a_pos_change_orders_when_the_po_is_exported_again():
+    approver, commitment = world(SAGE_100, kind=Commitment.Kind.PURCHASE_ORDER)
+    factories.link(commitment)
+    cco = ready_cco(commitment, number="CO1")
+    assert record_export(kind=CCO, user=approver, record_id=cco.pk).ok
+    Commitment.objects.filter(pk=commitment.pk).update(title="Crane rental, revised")
+    commitment.refresh_from_db()
+
+    # The same PO exported again (a retry finds it by its reference and updates it).
+    assert get_connector(SAGE_100).export(COMMITMENT, commitment) == commitment.erp_id
+
+    po = erp_record(SAGE_100, commitment.erp_id).data
+    assert po["title"] == "Crane rental, revised"
+    assert [entry["number"] for entry in po["change_orders"]] == ["CO1"]
