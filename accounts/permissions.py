@@ -120,27 +120,19 @@ class CompanyAccess:
             return access
         return cls.load(user, company)
 
-    @property
-    def is_superuser(self) -> bool:
-        return bool(getattr(self.user, "is_superuser", False) and self.user.is_active)
-
+    # The product's permissions come from the directory and the tool levels only;
+    # is_superuser opens the Django admin, nothing here.
     @property
     def is_member(self) -> bool:
-        return self.is_superuser or (self.membership is not None and self.user.is_active)
+        return self.membership is not None and self.user.is_active
 
     def erp_level(self) -> int:
-        if self.is_superuser:
-            return PermissionLevel.ADMIN
         return self.membership.erp_integrations_level if self.membership else PermissionLevel.NONE
 
     def commitments_level(self, project: Project) -> int:
-        if self.is_superuser:
-            return PermissionLevel.ADMIN
         return self.project_levels.get(project.pk, PermissionLevel.NONE)
 
     def has_privilege(self) -> bool:
-        if self.is_superuser:
-            return True
         return bool(self.membership and self.membership.can_push_to_accounting)
 
     def check(self, action: Action, project: Project | None = None) -> Decision:

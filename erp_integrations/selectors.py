@@ -43,7 +43,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
-from accounts.models import Company, DirectoryMembership, PermissionLevel, User
+from accounts.models import DirectoryMembership, PermissionLevel, User
 from erp_integrations.models import (
     AuditEntry,
     Commitment,
@@ -572,7 +572,7 @@ class CompanyChoice:
 def companies_for_user(
     *, user: User, limit: int | None = None, openable_only: bool = False, company_id: int | None = None
 ) -> Sequence[CompanyChoice]:
-    """The user's companies: their directory entries (every company for superusers).
+    """The user's companies: their directory entries (superusers too: is_superuser grants nothing here).
 
     ``openable_only``: only those whose ERP Integrations tool the user may open.
     ``company_id``: only that company (empty when the user is not in it).
@@ -580,12 +580,6 @@ def companies_for_user(
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    if user.is_superuser:
-        companies = Company.objects.order_by("name", "id").values_list("id", "name")
-        if company_id is not None:
-            companies = companies.filter(pk=company_id)
-        rows = companies[:limit] if limit else companies
-        return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
     entries = DirectoryMembership.objects.filter(user=user)
     if company_id is not None:
         entries = entries.filter(company_id=company_id)

@@ -69,13 +69,12 @@ def project_list(request: HttpRequest) -> HttpResponse:
     """The projects whose Commitments tool the user may open."""
     user = request.user
     projects = Project.objects.select_related("company").order_by("company__name", "number")
-    if not user.is_superuser:
-        # A directory entry in the project's company and at least Read Only on its tool.
-        projects = projects.filter(
-            permissions__user=user,
-            permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
-            company__directory__user=user,
-        )
+    # A directory entry in the project's company and at least Read Only on its tool.
+    projects = projects.filter(
+        permissions__user=user,
+        permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
+        company__directory__user=user,
+    )
     q = request.GET.get("q", "").strip()[:100]
     if q:
         projects = projects.filter(Q(number__icontains=q) | Q(name__icontains=q))
