@@ -191,3 +191,23 @@ def check(user, action: Action, *, company: Company, project: Project | None = N
 
 def require(user, action: Action, *, company: Company, project: Project | None = None) -> Decision:
     return CompanyAccess.load(user, company).require(action, project)
+
+
+# --- the sandbox ERP console ---------------------------------------------------------------
+SANDBOX_CONSOLE_PERMISSION = "sandbox.use_sandbox_console"
+SANDBOX_CONSOLE_MISSING = (
+    "The sandbox ERP console is for platform staff with its own permission, Can use the sandbox ERP console."
+)
+
+
+def may_use_sandbox_console(user) -> bool:
+    """Active platform staff who hold the console's own permission (superusers hold every one).
+
+    Whether the console exists at all is the deployment's choice (SANDBOX_CONSOLE_ENABLED);
+    this says who may use it where it does.
+    """
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(SANDBOX_CONSOLE_PERMISSION)
+    )

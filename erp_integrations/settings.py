@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "erp_integrations.context_processors.sandbox_console",
             ],
         },
     },
@@ -241,6 +242,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- The sandbox ERP console --------------------------------------------------------------
+# Staff's stand-in for Sage itself (delete and restore ERP records, the fault switch).
+# Off unless DEBUG is on or SANDBOX_CONSOLE_ENABLED says so; where on, it also needs the
+# permission sandbox.use_sandbox_console.
+SANDBOX_CONSOLE_ENABLED = env_bool("SANDBOX_CONSOLE_ENABLED", DEBUG)
 
 # --- ERP connectors ------------------------------------------------------------------
 # How long the platform waits for an ERP before giving up on a request.

@@ -11,6 +11,9 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijklmnop")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# The browser tests and the console's own tests use it; tests/erp_integrations/views/
+# test_sandbox_console.py checks it is off (404) when switched off.
+os.environ.setdefault("SANDBOX_CONSOLE_ENABLED", "true")
 
 from erp_integrations.settings import *  # noqa: E402,F403
 

@@ -10,6 +10,7 @@ from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
@@ -18,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import SANDBOX_CONSOLE_MISSING, may_use_sandbox_console
 from erp_integrations.forms import SandboxModeForm
 from erp_integrations.models import ErpSystem
 from erp_integrations.sandbox import services as sandbox
@@ -25,20 +27,28 @@ from erp_integrations.sandbox.models import SandboxRecord
 from erp_integrations.sandbox.services import SandboxError
 
 PAGE_SIZE = 50
-STAFF_ONLY = "The sandbox ERP console is for platform staff only."
 
 
 def staff_only(view):
-    """Anonymous users go to sign-in; signed-in users who are not staff get a 403."""
+    """The console exists only where switched on; there, its permission decides.
+
+    Switched off (production, unless SANDBOX_CONSOLE_ENABLED): 404 to everyone.
+    Anonymous users go to sign-in; signed-in users without the permission get a 403.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.SANDBOX_CONSOLE_ENABLED:
+            raise Http404("No such page.")
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not (user.is_active and user.is_staff):
+        if not may_use_sandbox_console(user):
             return render(
-                request, "commitments/forbidden.html", {"reason": STAFF_ONLY}, status=HTTPStatus.FORBIDDEN
+                request,
+                "commitments/forbidden.html",
+                {"reason": SANDBOX_CONSOLE_MISSING},
+                status=HTTPStatus.FORBIDDEN,
             )
         return view(request, *args, **kwargs)
 
