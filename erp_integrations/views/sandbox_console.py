@@ -91,7 +91,7 @@ def sandbox_records(request: HttpRequest, erp_system: str) -> HttpResponse:
     if q:
         # The ERP id (as typed, any case), or the number the platform sent.
         records = records.filter(Q(erp_id__iexact=q) | Q(erp_id__istartswith=q) | Q(data__number__iexact=q))
-    if before.isdigit():
+    if before.isascii() and before.isdigit() and len(before) < 19:
         records = records.filter(id__lt=int(before))
     rows = list(records[: PAGE_SIZE + 1])
     next_query = ""
