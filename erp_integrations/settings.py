@@ -5,6 +5,7 @@ file-system Celery broker under ``var/``. Set DATABASE_URL and REDIS_URL to run 
 PostgreSQL and Redis. See the README for every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "axes",
     "accounts",
     "erp_integrations",
     "erp_integrations.sandbox",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "erp_integrations.urls"
@@ -135,6 +139,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in throttling (django-axes) -----------------------------------------------------
+# After SIGNIN_FAILURE_LIMIT failed sign-ins for one username from one client (its IP
+# address), that username is refused from that client for SIGNIN_COOLOFF_MINUTES, on
+# /accounts/login/ and /admin/login/ alike, before any password is checked. Locking
+# the pair rather than the username means nobody can lock a user out from elsewhere,
+# and the cool-off means no lock lasts. Each failure is logged (logger "axes").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "erp_integrations.views.common.signin_locked_out"
+AXES_CLIENT_IP_CALLABLE = "erp_integrations.views.common.client_ip_address"
+# Usernames and addresses appear in the log lines of failures (who was guessed at, from where).
+AXES_SENSITIVE_PARAMETERS = []
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

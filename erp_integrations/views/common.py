@@ -14,6 +14,8 @@ from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -230,3 +232,31 @@ def safe_next(request: HttpRequest, default: str) -> str:
     ):
         return candidate
     return default
+
+
+# --- sign-in throttling (django-axes calls these; see settings) ------------------------------
+def signin_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The sign-in page, refusing for now: what happened and when to try again (429)."""
+    minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    message = (
+        f"Too many failed sign-ins for this username from this computer. Try again in {minutes} minutes, "
+        "or ask platform staff to reset your password."
+    )
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": AuthenticationForm(request), "locked_out": message, "next": safe_next(request, "")},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+def client_ip_address(request: HttpRequest) -> str:
+    """The client's address: the connection's, or behind a trusted TLS proxy (the
+    SECURE_PROXY_SSL_HEADER setting) the last address that proxy put in X-Forwarded-For."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        if forwarded[-1]:
+            return forwarded[-1][:45]
+    return request.META.get("REMOTE_ADDR", "")
