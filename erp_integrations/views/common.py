@@ -7,6 +7,7 @@ runs. Outsiders get 404, members who may not open the tool get 403 with the reas
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
+from django.views import defaults
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
@@ -260,3 +262,13 @@ def client_ip_address(request: HttpRequest) -> str:
         if forwarded[-1]:
             return forwarded[-1][:45]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: 503 with Retry-After when the database pool had no connection to spare
+    (raised outside a view, e.g. saving the session), Django's own 500 page otherwise."""
+    from erp_integrations.middleware import pool_exhausted, service_unavailable
+
+    if pool_exhausted(sys.exc_info()[1]):
+        return service_unavailable(request)
+    return defaults.server_error(request)
