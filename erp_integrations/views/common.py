@@ -229,7 +229,8 @@ def _ago(moment: datetime) -> str:
 def safe_next(request: HttpRequest, default: str) -> str:
     """Where a plain form goes back to: ``next`` if it stays on this site, else ``default``."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    # A path of this site only: redirect() would take a bare word for a URL name.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

@@ -130,3 +130,13 @@ def test_admin_list_filters_with_a_nul_are_answered(alpha, signed_in):
         response = client.get(reverse(f"admin:{name}_changelist"), params)
         # The NUL is dropped: an empty filter is no filter.
         assert response.status_code == 200, (name, params)
+
+
+def test_a_next_that_is_not_a_path_goes_back_to_the_default(alpha, signed_in):
+    # Found by test_any_input.py: redirect() took "ab" for the name of a URL.
+    url = reverse("erp_sync_now", kwargs={"company_id": alpha.company.pk})
+    client = signed_in(alpha.approver)
+    for value in ("ab", "erp_tab", "javascript:alert(1)"):
+        response = client.post(url, {"next": value})
+        assert response.status_code == 302, value
+        assert response["Location"] == reverse("erp_sync", kwargs={"company_id": alpha.company.pk}), value
