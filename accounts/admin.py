@@ -8,6 +8,7 @@ every change goes through ``accounts.services.membership_set_privilege``, which 
 a PrivilegeChange. The history is shown read-only.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from accounts.models import (
     PrivilegeChange,
     Project,
     ProjectPermission,
+    StaffStatusChange,
     User,
 )
 from accounts.permissions import may_change_privilege
@@ -65,10 +67,21 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = (ProjectPermissionForProjectInline,)
 
 
+class DirectoryMembershipInlineForm(forms.ModelForm):
+    """An existing entry keeps its company: moving it would move a granted privilege."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "company" in self.fields:
+            # A disabled field ignores whatever the browser posts for it.
+            self.fields["company"].disabled = True
+
+
 class DirectoryMembershipInline(admin.TabularInline):
     """A user's companies. The privilege is shown here but granted on the entry itself."""
 
     model = DirectoryMembership
+    form = DirectoryMembershipInlineForm
     fk_name = "user"
     fields = ("company", "erp_integrations_level", *PRIVILEGE_FIELDS)
     readonly_fields = PRIVILEGE_FIELDS
@@ -90,10 +103,21 @@ class ProjectPermissionForUserInline(admin.TabularInline):
         return super().get_queryset(request).select_related("project")
 
 
+#: What only a superuser may give: with any of them a staff member could hand
+#: themselves or anyone else every permission of the admin, the grant included.
+SUPERUSER_ONLY_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
 class AccountUserAdmin(UserAdmin):
-    list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
     inlines = (DirectoryMembershipInline, ProjectPermissionForUserInline)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += SUPERUSER_ONLY_FIELDS
+        return readonly
 
     def get_inlines(self, request, obj):
         # The two-step add form stays Django's own; companies come once the user exists.
@@ -212,6 +236,31 @@ class PrivilegeChangeAdmin(admin.ModelAdmin):
     list_filter = ("action", "company")
     search_fields = ("user__username", "changed_by__username", "company__name")
     fields = ("changed_at", "action", "user", "company", "changed_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffStatusChange)
+class StaffStatusChangeAdmin(admin.ModelAdmin):
+    """Every change of a user's staff or superuser status: readable, never editable.
+
+    An empty "changed by" means the change was made outside the site (the command
+    line or a shell, e.g. createsuperuser).
+    """
+
+    list_display = ("changed_at", "user", "field", "old_value", "new_value", "changed_by")
+    list_select_related = ("user", "changed_by")
+    list_filter = ("field", "new_value")
+    search_fields = ("user__username", "changed_by__username")
+    fields = ("changed_at", "user", "field", "old_value", "new_value", "changed_by")
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -153,27 +153,19 @@ class CompanyAccess:
             return access
         return cls.load(user, company)
 
-    @property
-    def is_superuser(self) -> bool:
-        return bool(getattr(self.user, "is_superuser", False) and self.user.is_active)
-
+    # The product's permissions come from the directory and the tool levels only;
+    # is_superuser opens the Django admin, nothing here.
     @property
     def is_member(self) -> bool:
-        return self.is_superuser or (self.membership is not None and self.user.is_active)
+        return self.membership is not None and self.user.is_active
 
     def erp_level(self) -> int:
-        if self.is_superuser:
-            return PermissionLevel.ADMIN
         return self.membership.erp_integrations_level if self.membership else PermissionLevel.NONE
 
     def commitments_level(self, project: Project) -> int:
-        if self.is_superuser:
-            return PermissionLevel.ADMIN
         return self.project_levels.get(project.pk, PermissionLevel.NONE)
 
     def has_privilege(self) -> bool:
-        if self.is_superuser:
-            return True
         return bool(self.membership and self.membership.can_push_to_accounting)
 
     def check(self, action: Action, project: Project | None = None) -> Decision:
@@ -317,8 +309,7 @@ def projects_visible_to(user) -> QuerySet[Project]:
     projects = Project.objects.select_related("company")
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return projects.none()
-    if user.is_superuser:
-        return projects
+    # Superusers too: the product's permissions come only from directory entries and levels.
     return projects.filter(
         permissions__user=user,
         permissions__commitments_level__gte=PermissionLevel.READ_ONLY,
@@ -331,11 +322,9 @@ def level_opens_tool(erp_level: int) -> bool:
     return erp_level >= PermissionLevel.READ_ONLY
 
 
-def companies_of(user, *, openable_only: bool = False) -> QuerySet[DirectoryMembership] | None:
+def companies_of(user, *, openable_only: bool = False) -> QuerySet[DirectoryMembership]:
     """The user's directory entries (``openable_only``: those whose ERP Integrations tool
-    they may open); None for a superuser, who sees every company."""
-    if user.is_superuser:
-        return None
+    they may open). Superusers too: being one opens no company."""
     entries = DirectoryMembership.objects.filter(user=user)
     if openable_only:
         entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
@@ -354,9 +343,23 @@ def may_change_privilege(user) -> bool:
     )
 
 
+SANDBOX_CONSOLE_PERMISSION = "sandbox.use_sandbox_console"
+SANDBOX_CONSOLE_MISSING = (
+    "The sandbox ERP console is for platform staff with its own permission, Can use the sandbox ERP console."
+)
+
+
 def may_use_sandbox_console(user) -> bool:
-    """The sandbox ERP console is for active platform staff."""
-    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+    """Active platform staff who hold the console's own permission (superusers hold every one).
+
+    Whether the console exists at all is the deployment's choice (SANDBOX_CONSOLE_ENABLED);
+    this says who may use it where it does.
+    """
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(SANDBOX_CONSOLE_PERMISSION)
+    )
 
 
 # --- the views' decorators ----------------------------------------------------------------

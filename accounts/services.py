@@ -48,4 +48,3 @@ def _copy_privilege(source: DirectoryMembership, target: DirectoryMembership) ->
     target.can_push_to_accounting = source.can_push_to_accounting
     target.privilege_changed_by_id = source.privilege_changed_by_id
     target.privilege_changed_at = source.privilege_changed_at
-    target._privilege_in_db = source.can_push_to_accounting

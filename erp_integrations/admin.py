@@ -2,13 +2,17 @@
 
 Export, reject, unlink and sync are services with rules (permissions, the ERP, the
 audit trail), so the admin shows a record's export state and link but does not edit
-them: they change only through the product. Sync runs and the audit trail are
+them: they change only through the product. A record's company and project (an
+invoice's commitment and vendor too) are fixed once it exists, and a record that is
+ready to export or synced is read-only here as it is in the product; so are a
+connection's company and ERP, and a vendor's company. Sync runs and the audit trail are
 read-only. The record lists stay usable at a million rows: related objects are joined
 (list_select_related), foreign keys are raw ids instead of <select>s of every row,
 and the full, unfiltered count is not run on every page.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 
 from erp_integrations.models import (
     AuditEntry,
@@ -38,6 +42,29 @@ LINK_FIELDS = (
 )
 
 
+class FixedOnceCreatedAdmin(admin.ModelAdmin):
+    """``fixed_fields`` may be set when a row is added, never changed afterwards."""
+
+    fixed_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += [name for name in self.fixed_fields if name not in readonly]
+        return readonly
+
+
+class LinkedRecordAdmin(FixedOnceCreatedAdmin):
+    """A record exported to an ERP: its link is the services', its locked fields the product's."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_locked:
+            # Ready to export or synced: locked in the platform, so locked here too.
+            readonly += [name for name in flatten_fieldsets(self.fieldsets) if name not in readonly]
+        return readonly
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by the product itself; staff may look, nobody may touch."""
 
@@ -52,7 +79,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ErpConnection)
-class ErpConnectionAdmin(admin.ModelAdmin):
+class ErpConnectionAdmin(FixedOnceCreatedAdmin):
+    # Another company or ERP would leave every link pointing at records of the old one.
+    fixed_fields = ("company", "erp_system")
     list_display = ("company", "erp_system", "is_active", "created_at")
     list_select_related = ("company",)
     list_filter = ("erp_system", "is_active")
@@ -62,7 +91,8 @@ class ErpConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Vendor)
-class VendorAdmin(admin.ModelAdmin):
+class VendorAdmin(FixedOnceCreatedAdmin):
+    fixed_fields = ("company",)
     list_display = ("name", "company", "erp_vendor_id")
     list_select_related = ("company",)
     list_filter = ("company",)
@@ -71,14 +101,30 @@ class VendorAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class CommitmentLineItemInline(admin.TabularInline):
+class LockedWithRecordInline(admin.TabularInline):
+    """Lines of a record: locked with it while it is ready to export or synced."""
+
+    extra = 0
+
+    # ``obj`` is the record the lines belong to.
+    def has_add_permission(self, request, obj=None):
+        return (obj is None or not obj.is_locked) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or not obj.is_locked) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or not obj.is_locked) and super().has_delete_permission(request, obj)
+
+
+class CommitmentLineItemInline(LockedWithRecordInline):
     model = CommitmentLineItem
     fields = ("cost_code", "description", "amount")
-    extra = 0
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(admin.ModelAdmin):
+class CommitmentAdmin(LinkedRecordAdmin):
+    fixed_fields = ("company", "project")
     list_display = (
         "number",
         "title",
@@ -109,7 +155,8 @@ class CommitmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubcontractorInvoice)
-class SubcontractorInvoiceAdmin(admin.ModelAdmin):
+class SubcontractorInvoiceAdmin(LinkedRecordAdmin):
+    fixed_fields = ("company", "project", "commitment", "vendor")
     list_display = (
         "number",
         "commitment",
@@ -140,15 +187,15 @@ class SubcontractorInvoiceAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class ChangeOrderLineItemInline(admin.TabularInline):
+class ChangeOrderLineItemInline(LockedWithRecordInline):
     model = ChangeOrderLineItem
     fields = ("commitment_line", "description", "amount")
     raw_id_fields = ("commitment_line",)
-    extra = 0
 
 
 @admin.register(CommitmentChangeOrder)
-class CommitmentChangeOrderAdmin(admin.ModelAdmin):
+class CommitmentChangeOrderAdmin(LinkedRecordAdmin):
+    fixed_fields = ("company", "project", "commitment", "vendor")
     list_display = ("number", "title", "commitment", "project", "amount", "status", "export_state", "erp_id")
     list_select_related = ("commitment", "project")
     list_filter = ("export_state", "status")

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,7 +43,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
-from accounts.models import Company, PermissionLevel, User
+from accounts.models import User
 from accounts.permissions import companies_of, level_opens_tool
 from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
 from erp_integrations.models import AuditEntry, ExportState, LinkedRecord, SyncRun, Vendor
@@ -183,8 +183,11 @@ def _decode_cursor(value: str, sort: str, parse_key: Callable[[Any], Any]) -> tu
 
 
 def _parse_text(key: Any) -> str | None:
-    # PostgreSQL refuses NUL in text, so a cursor carrying one is not ours.
-    return key if isinstance(key, str) and len(key) <= 300 and "\x00" not in key else None
+    # PostgreSQL refuses NUL in text, and no text has a lone surrogate (JSON can spell
+    # one, UTF-8 cannot), so a cursor carrying either is not ours.
+    if not isinstance(key, str) or len(key) > 300 or "\x00" in key:
+        return None
+    return key if key.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == key else None
 
 
 #: A decimal as str(Decimal) writes an amount: no exponent, within NUMERIC(14, 2) and then some.
@@ -202,7 +205,9 @@ def _parse_datetime(key: Any) -> datetime | None:
         return None
     value = datetime.fromisoformat(key)
     # Only the aware datetimes we write; a naive one would compare at the server's whim.
-    return value if value.tzinfo is not None else None
+    # In UTC, as we write them: an offset that pushes the moment out of the years a
+    # database holds raises OverflowError here, which means "not our cursor".
+    return value.astimezone(UTC) if value.tzinfo is not None else None
 
 
 def _key_parser(model: type[Model], field: str) -> Callable[[Any], Any]:
@@ -491,7 +496,8 @@ class AuditFilters:
             record_type=record_type if record_type in AuditEntry.RecordType.values else "",
             outcome=outcome if outcome in AuditEntry.Outcome.values else "",
             action=action if action in AuditEntry.Action.values else "",
-            user_id=int(user) if user.isdigit() and len(user) < 19 else None,
+            # isdigit() alone accepts "²", which int() refuses.
+            user_id=int(user) if user.isascii() and user.isdigit() and len(user) < 19 else None,
         )
 
     def as_query(self) -> dict[str, str]:
@@ -554,7 +560,7 @@ class CompanyChoice:
 def companies_for_user(
     *, user: User, limit: int | None = None, openable_only: bool = False, company_id: int | None = None
 ) -> Sequence[CompanyChoice]:
-    """The user's companies: their directory entries (every company for superusers).
+    """The user's companies: their directory entries (superusers too: is_superuser grants nothing here).
 
     ``openable_only``: only those whose ERP Integrations tool the user may open.
     ``company_id``: only that company (empty when the user is not in it).
@@ -563,12 +569,6 @@ def companies_for_user(
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     entries = companies_of(user, openable_only=openable_only)
-    if entries is None:
-        companies = Company.objects.order_by("name", "id").values_list("id", "name")
-        if company_id is not None:
-            companies = companies.filter(pk=company_id)
-        rows = companies[:limit] if limit else companies
-        return [CompanyChoice(pk, name, PermissionLevel.ADMIN) for pk, name in rows]
     if company_id is not None:
         entries = entries.filter(company_id=company_id)
     entries = entries.order_by("company__name", "company_id").values_list(

@@ -5,6 +5,7 @@ file-system Celery broker under ``var/``. Set DATABASE_URL and REDIS_URL to run 
 PostgreSQL and Redis. See the README for every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,23 +40,30 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "axes",
     "accounts",
     "erp_integrations",
     "erp_integrations.sandbox",
 ]
 
 MIDDLEWARE = [
+    "erp_integrations.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "erp_integrations.middleware.CleanInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "erp_integrations.middleware.DatabaseBusyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "erp_integrations.views.errors.DomainErrorMiddleware",
+    "erp_integrations.middleware.ResponseHeadersMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "erp_integrations.urls"
@@ -72,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "erp_integrations.context_processors.sandbox_console",
             ],
         },
     },
@@ -133,6 +142,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in throttling (django-axes) -----------------------------------------------------
+# After SIGNIN_FAILURE_LIMIT failed sign-ins for one username from one client (its IP
+# address), that username is refused from that client for SIGNIN_COOLOFF_MINUTES, on
+# /accounts/login/ and /admin/login/ alike, before any password is checked. Locking
+# the pair rather than the username means nobody can lock a user out from elsewhere,
+# and the cool-off means no lock lasts. Each failure is logged (logger "axes").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "erp_integrations.views.common.signin_locked_out"
+AXES_CLIENT_IP_CALLABLE = "erp_integrations.views.common.client_ip_address"
+# Usernames and addresses appear in the log lines of failures (who was guessed at, from where).
+AXES_SENSITIVE_PARAMETERS = []
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -159,9 +187,21 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Redis, cache and Celery -----------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# How long to wait for Redis (to connect, and for each answer) before giving up, so a
+# Redis that stops answering (a black-holed host) cannot hang a request or Sync now.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 3.0, minimum=0.1)
 if REDIS_URL:
     env_url("REDIS_URL", REDIS_URL, schemes={"redis", "rediss", "unix"})
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -178,7 +218,20 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_CELERY_QUEUE_DIR / "control"),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+# A publish that fails is retried once, not three times: Sync now answers within
+# about two socket timeouts when the broker does not.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -213,6 +266,8 @@ X_FRAME_OPTIONS = "DENY"
 # CSRF refusals in words a user can act on (and, for HTMX, in the page's message area).
 CSRF_FAILURE_VIEW = "erp_integrations.views.common.csrf_failure"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers ask for /healthz over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -234,13 +289,26 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
+# Every line says when, how bad, which request (X-Request-ID) and whose.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_context": {"()": "erp_integrations.logging.RequestContextFilter"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(request_id)s %(user)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_context"], "formatter": "line"}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- The sandbox ERP console --------------------------------------------------------------
+# Staff's stand-in for Sage itself (delete and restore ERP records, the fault switch).
+# Off unless DEBUG is on or SANDBOX_CONSOLE_ENABLED says so; where on, it also needs the
+# permission sandbox.use_sandbox_console.
+SANDBOX_CONSOLE_ENABLED = env_bool("SANDBOX_CONSOLE_ENABLED", DEBUG)
 
 # --- ERP connectors ------------------------------------------------------------------
 # How long the platform waits for an ERP before giving up on a request.

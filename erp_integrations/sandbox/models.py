@@ -78,6 +78,9 @@ class SandboxSwitch(models.Model):
 
     class Meta:
         verbose_name = "sandbox fault switch"
+        # The console's own permission (accounts.permissions.may_use_sandbox_console);
+        # it rides on this model because every sandbox ERP has one switch.
+        permissions = [("use_sandbox_console", "Can use the sandbox ERP console")]
 
     def __str__(self) -> str:
         return f"{self.mode} ({self.latency_ms} ms)"

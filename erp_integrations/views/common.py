@@ -8,6 +8,7 @@ members who may not open the tool 403 with the reason (``views.errors``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,12 +16,15 @@ from functools import wraps
 from http import HTTPStatus
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
+from django.views import defaults
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Company
@@ -168,8 +172,47 @@ def _ago(moment: datetime) -> str:
 def safe_next(request: HttpRequest, default: str) -> str:
     """Where a plain form goes back to: ``next`` if it stays on this site, else ``default``."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    # A path of this site only: redirect() would take a bare word for a URL name.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
     return default
+
+
+# --- sign-in throttling (django-axes calls these; see settings) ------------------------------
+def signin_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The sign-in page, refusing for now: what happened and when to try again (429)."""
+    minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    message = (
+        f"Too many failed sign-ins for this username from this computer. Try again in {minutes} minutes, "
+        "or ask platform staff to reset your password."
+    )
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": AuthenticationForm(request), "locked_out": message, "next": safe_next(request, "")},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+def client_ip_address(request: HttpRequest) -> str:
+    """The client's address: the connection's, or behind a trusted TLS proxy (the
+    SECURE_PROXY_SSL_HEADER setting) the last address that proxy put in X-Forwarded-For."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        if forwarded[-1]:
+            return forwarded[-1][:45]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: 503 with Retry-After when the database pool had no connection to spare
+    (raised outside a view, e.g. saving the session), Django's own 500 page otherwise."""
+    from erp_integrations.middleware import pool_exhausted, service_unavailable
+
+    if pool_exhausted(sys.exc_info()[1]):
+        return service_unavailable(request)
+    return defaults.server_error(request)

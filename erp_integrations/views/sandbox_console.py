@@ -6,8 +6,10 @@ List a sandbox ERP's records, delete or restore them, and flip its fault switch
 
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import NotFound, may_use_sandbox_console, staff_view
+from accounts.permissions import SANDBOX_CONSOLE_MISSING, NotFound, may_use_sandbox_console, staff_view
 from erp_integrations.forms import SandboxModeForm
 from erp_integrations.models import ErpSystem
 from erp_integrations.sandbox import services as sandbox
@@ -23,11 +25,24 @@ from erp_integrations.sandbox.models import SandboxRecord
 from erp_integrations.sandbox.services import SandboxError
 
 PAGE_SIZE = 50
-STAFF_ONLY = "The sandbox ERP console is for platform staff only."
 
 
-#: Staff only: anonymous users go to sign-in, signed-in users who are not staff get a 403.
-staff_only = staff_view(may_use_sandbox_console, STAFF_ONLY)
+def _console_switched_on(view):
+    """The console exists only where switched on (DEBUG, or SANDBOX_CONSOLE_ENABLED): a 404
+    to everyone elsewhere, before anything else is asked."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.SANDBOX_CONSOLE_ENABLED:
+            raise NotFound("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_only(view):
+    """Switched on, then signed in, then the console's own permission (403 with the reason)."""
+    return _console_switched_on(staff_view(may_use_sandbox_console, SANDBOX_CONSOLE_MISSING)(view))
 
 
 def _erp(erp_system: str) -> ErpSystem:
@@ -66,7 +81,7 @@ def sandbox_records(request: HttpRequest, erp_system: str) -> HttpResponse:
     if q:
         # The ERP id (as typed, any case), or the number the platform sent.
         records = records.filter(Q(erp_id__iexact=q) | Q(erp_id__istartswith=q) | Q(data__number__iexact=q))
-    if before.isdigit():
+    if before.isascii() and before.isdigit() and len(before) < 19:
         records = records.filter(id__lt=int(before))
     rows = list(records[: PAGE_SIZE + 1])
     next_query = ""

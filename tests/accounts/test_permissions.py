@@ -118,10 +118,23 @@ def test_refusal_names_every_missing_requirement(company, harbor_tower, action):
 
 
 @accounting_actions
-def test_superuser_is_allowed_without_a_directory_entry(company, harbor_tower, action):
+def test_superuser_without_a_directory_entry_is_refused(company, harbor_tower, action):
+    # is_superuser opens the Django admin; the product's permissions come from the directory.
     staff = factories.user("staff", is_staff=True, is_superuser=True)
 
-    assert check(staff, action, company=company, project=harbor_tower).allowed
+    decision = check(staff, action, company=company, project=harbor_tower)
+
+    assert not decision.allowed
+    assert decision.is_member is False
+
+
+@accounting_actions
+def test_superuser_in_the_directory_needs_the_three_requirements_like_anyone(company, harbor_tower, action):
+    staff = factories.user("staff", is_staff=True, is_superuser=True, company=company)
+
+    decision = check(staff, action, company=company, project=harbor_tower)
+
+    assert decision.missing == (COMMITMENTS_ADMIN_MISSING, ERP_STANDARD_MISSING, PRIVILEGE_MISSING)
 
 
 @accounting_actions

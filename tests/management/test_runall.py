@@ -165,6 +165,25 @@ def test_stops_everything_when_one_process_dies(var_dir):
     assert not any(alive(pid) for pid in children)
 
 
+@pytest.mark.parametrize("how", [signal.SIGHUP, signal.SIGINT], ids=["terminal-closed", "ctrl-c"])
+def test_a_closed_terminal_or_ctrl_c_stops_all_three(var_dir, how):
+    runall = Runall(var_dir, "--no-seed")
+    try:
+        runall.wait_for(" ready.")
+        runall.wait_for("beat: Starting...")
+        children = children_of(runall.process.pid)
+        assert len(children) == 3, children
+
+        runall.process.send_signal(how)
+        code = runall.process.wait(timeout=30)
+    finally:
+        runall.stop()
+
+    assert code == 0
+    assert f"Received {how.name}; stopping..." in runall.output()
+    assert not any(alive(pid) for pid in children)
+
+
 def _wait_for_page(runall: Runall, path: str):
     deadline = time.monotonic() + 30
     while True:

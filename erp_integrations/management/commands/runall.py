@@ -1,7 +1,8 @@
 """Run the whole product on one machine: web server, Celery worker and Celery beat.
 
 Migrates the platform's database and both sandbox ERP stores, seeds the demo, then
-starts the three processes and watches them. Ctrl-C or SIGTERM stops all three; if
+starts the three processes and watches them. Ctrl-C, SIGTERM or SIGHUP (the terminal
+closing) stops all three; if
 one of them dies, the others are stopped too and the command exits non-zero. On the
 embedded default (no DATABASE_URL, no REDIS_URL) everything lives in SQLite files and
 a file-system broker under VAR_DIR.
@@ -95,7 +96,10 @@ class Command(BaseCommand):
         def on_signal(signum, frame):
             stopping.append(signum)
 
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Ctrl-C, a stop, or the terminal closing (SIGHUP): the three go down with us
+        # instead of living on as orphans that hold the port and keep a second beat.
+        stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, on_signal) for sig in stop_signals}
         try:
             while not stopping:
                 for name, process in processes.items():

@@ -189,13 +189,15 @@ def test_a_user_in_no_company_is_told_so(world):
     assert "not in any company’s directory" in text(response)
 
 
-def test_superusers_see_every_company(world):
-    root = factories.user("root", is_superuser=True, is_staff=True)
+def test_superusers_see_only_the_companies_of_their_directory_entries(world):
+    root = factories.user("root", is_superuser=True, is_staff=True, company=world.company, erp_level=1)
 
     response = client_for(root, csrf=False).get(reverse("company_list"))
 
-    assert "Northwind Builders" in text(response) and "Other Builders" in text(response)
-    assert client_for(root, csrf=False).get(tab_url(world.other_company)).status_code == 200
+    assert "Northwind Builders" in text(response)
+    assert "Other Builders" not in text(response)
+    assert client_for(root, csrf=False).get(tab_url(world.company)).status_code == 200
+    assert client_for(root, csrf=False).get(tab_url(world.other_company)).status_code == 404
 
 
 def test_a_member_without_erp_integrations_access_gets_403_with_the_reason(world):

@@ -3,11 +3,14 @@
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.permissions import SANDBOX_CONSOLE_MISSING
 from erp_integrations.sandbox.models import Sage100Record, Sage300Record, SandboxSwitch
 from erp_integrations.sandbox.services import sandbox_switch
 from erp_integrations.views.sandbox_console import PAGE_SIZE
@@ -25,7 +28,10 @@ def _client(user=None, *, csrf=False) -> Client:
 
 @pytest.fixture
 def staff():
-    return factories.user("staff", is_staff=True)
+    """Platform staff with the console's own permission (not a superuser)."""
+    user = factories.user("staff", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="use_sandbox_console"))
+    return user
 
 
 @pytest.fixture
@@ -81,11 +87,70 @@ def test_signed_in_users_who_are_not_staff_get_403_with_the_reason(approver):
     for url in (reverse("sandbox_index"), _records_url()):
         response = client.get(url)
         assert response.status_code == HTTPStatus.FORBIDDEN
-        assert "The sandbox ERP console is for platform staff only." in response.content.decode()
+        assert SANDBOX_CONSOLE_MISSING in response.content.decode()
     response = _post(client, _action_url("sandbox_delete", "JC-0000001"), {"kind": "commitment"})
     assert response.status_code == HTTPStatus.FORBIDDEN
     record.refresh_from_db(using="sandbox_sage300")
     assert record.deleted_at is None
+
+
+def test_staff_without_the_consoles_permission_get_403_with_the_reason():
+    staff = factories.user("plain-staff", is_staff=True)
+    record = _sage300("JC-0000001", "SC-1")
+    client = _client(staff)
+
+    for url in (reverse("sandbox_index"), _records_url()):
+        response = client.get(url)
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert SANDBOX_CONSOLE_MISSING in response.content.decode()
+    assert (
+        _post(client, _action_url("sandbox_delete", "JC-0000001"), {"kind": "commitment"}).status_code == 403
+    )
+    record.refresh_from_db(using="sandbox_sage300")
+    assert record.deleted_at is None
+    # Nor does the header offer it.
+    assert reverse("sandbox_index") not in client.get(reverse("company_list")).content.decode()
+
+
+def test_the_console_is_404_to_everyone_unless_switched_on(staff, settings):
+    settings.SANDBOX_CONSOLE_ENABLED = False
+    record = _sage300("JC-0000001", "SC-1")
+    root = factories.user("root", is_staff=True, is_superuser=True)
+
+    for client in (_client(), _client(staff), _client(root)):
+        for url in (reverse("sandbox_index"), _records_url()):
+            assert client.get(url).status_code == HTTPStatus.NOT_FOUND, url
+        response = client.post(_action_url("sandbox_delete", "JC-0000001"), {"kind": "commitment"})
+        assert response.status_code == HTTPStatus.NOT_FOUND
+    record.refresh_from_db(using="sandbox_sage300")
+    assert record.deleted_at is None
+    assert reverse("sandbox_index") not in _client(staff).get(reverse("company_list")).content.decode()
+
+
+def test_the_console_is_on_with_debug_by_default():
+    import subprocess
+    import sys
+
+    def enabled(**env) -> str:
+        code = "from django.conf import settings; print(settings.SANDBOX_CONSOLE_ENABLED)"
+        base = {
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "erp_integrations.settings",
+            "SECRET_KEY": "x" * 60,
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=django_settings.BASE_DIR,
+        )
+        return result.stdout.strip()
+
+    assert enabled(DEBUG="true", VAR_DIR="/tmp/erp-console-check") == "True"
+    assert enabled(DEBUG="false", VAR_DIR="/tmp/erp-console-check") == "False"
+    assert enabled(DEBUG="false", SANDBOX_CONSOLE_ENABLED="true", VAR_DIR="/tmp/erp-console-check") == "True"
 
 
 def test_staff_see_both_sandbox_erps(staff):
@@ -137,10 +202,11 @@ def test_pages_go_back_in_time_by_id(staff, django_assert_num_queries):
     for n in range(PAGE_SIZE + 2):
         _sage300(f"JC-{n:07d}", f"SC-{n}")
     client = _client(staff)
-    # Platform database: 1) session, 2) user.
+    # Platform database: 1) session, 2) user, 3) and 4) the user's permissions and
+    # their groups' (the console's permission).
     # The ERP's own store: 1) one page of records, 2) its fault switch.
     with (
-        django_assert_num_queries(2),
+        django_assert_num_queries(4),
         django_assert_num_queries(2, connection=connections["sandbox_sage300"]),
     ):
         first = client.get(_records_url())
