@@ -14,6 +14,8 @@ or not, is kept in the audit trail in that same transaction.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import transaction
 from django.db.models import Value
 from django.utils import timezone
@@ -79,7 +81,8 @@ def record_unlink(
         # 5) Children still linked to this record, per child kind (index on (parent, erp_id)).
         blocking = _linked_children(kind, record)
         if blocking:
-            return refuse(_children_refusal(kind, blocking, erp_system, erp_name), link.erp_id, blocking)
+            message = _children_refusal(kind, blocking, erp_system, erp_name)
+            return refuse(message, link.erp_id, _first_of_each_kind(blocking))
         if link.missing_since_id is None:
             # The last completed sync saw the ERP record, or none has run since export.
             return refuse(kind.still_in_erp_message(erp_system, erp_name), link.erp_id)
@@ -129,12 +132,27 @@ def _linked_children(kind: RecordKind, record: LinkedRecord) -> list[tuple[Recor
     ]
     rows = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
     found = []
-    for slug, pk, number, project_id in sorted(rows[: CHILDREN_NAMED * len(child_kinds) + 1], key=_by_number):
+    # Every linked child (a commitment has tens at most): the refusal counts them exactly
+    # and names the first CHILDREN_NAMED of each kind.
+    for slug, pk, number, project_id in sorted(rows, key=_by_number):
         child_kind = BY_SLUG[slug]
         child = child_kind.model(pk=pk, number=number, project_id=project_id)
         setattr(child, child_kind.parent_field, record)
         found.append((child_kind, child))
     return found
+
+
+def _first_of_each_kind(
+    blocking: list[tuple[RecordKind, LinkedRecord]],
+) -> list[tuple[RecordKind, LinkedRecord]]:
+    """The children a refusal names (and a page links): the first CHILDREN_NAMED of each kind."""
+    taken: Counter[str] = Counter()
+    named = []
+    for child_kind, child in blocking:
+        taken[child_kind.slug] += 1
+        if taken[child_kind.slug] <= CHILDREN_NAMED:
+            named.append((child_kind, child))
+    return named
 
 
 def _by_number(row: tuple) -> tuple:
@@ -150,9 +168,9 @@ def _children_refusal(
     for child_kind in dict.fromkeys(child_kind for child_kind, _ in blocking):
         children = [child for k, child in blocking if k is child_kind]
         noun = child_kind.erp_noun(erp_system, plural=len(children) > 1)
-        count = f"{len(children)}" if len(children) <= CHILDREN_NAMED else f"more than {CHILDREN_NAMED}"
         names = ", ".join(child.number for child in children[:CHILDREN_NAMED])
-        parts.append(f"{count} {noun} ({names})")
+        more = f", and {len(children) - CHILDREN_NAMED} more" if len(children) > CHILDREN_NAMED else ""
+        parts.append(f"{len(children)} {noun} ({names}{more})")
     them = "it" if len(blocking) == 1 else "them"
     return (
         f"This {kind.noun} has " + " and ".join(parts) + f" synced with {erp_name}. "

@@ -282,3 +282,21 @@ def test_sage_100_keeps_a_pos_change_orders_when_the_po_is_exported_again():
     po = erp_record(SAGE_100, commitment.erp_id).data
     assert po["title"] == "Crane rental, revised"
     assert [entry["number"] for entry in po["change_orders"]] == ["CO1"]
+
+
+def test_a_refusal_counts_every_linked_child_and_names_the_first_ten_of_each_kind():
+    approver, commitment = world()
+    factories.link(commitment)
+    for n in range(12):
+        factories.link(factories.invoice(commitment=commitment, number=f"{n:02d}"))
+    factories.link(factories.change_order(commitment=commitment, number="CO1"))
+    delete_in_erp(commitment)
+    sync(commitment.company)
+
+    refused = record_unlink(kind=COMMITMENT, user=approver, record_id=commitment.pk)
+
+    assert refused.message == (
+        "This commitment has 1 CCO (CO1) and 12 requisitions (00, 01, 02, 03, 04, 05, 06, 07, 08, 09, "
+        "and 2 more) synced with Sage 300 CRE®. Unlink them first, then unlink the commitment."
+    )
+    assert [kind.slug for kind, _ in refused.blocking] == ["cco"] + ["invoice"] * 10
