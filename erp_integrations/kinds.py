@@ -82,6 +82,9 @@ class RecordKind:
     audit_label: str
     #: How a record is named in a sentence: "Commitment SC-001".
     label: Callable[[Any], str]
+    #: How a row's buttons name it, on a tab that already says the kind: "SC-001",
+    #: "invoice 1 on SC-001" (the project follows).
+    button_label: Callable[[Any], str]
     #: A row's title and the line under it in the tool's lists.
     row_title: Callable[[Any], str]
     row_sub: Callable[[Any], str]
@@ -250,6 +253,7 @@ COMMITMENT = RecordKind(
     lock_namespace=2,
     audit_label=AuditEntry.RecordType.COMMITMENT.label,
     label=lambda commitment: f"Commitment {commitment.number}",
+    button_label=lambda commitment: commitment.number,
     row_title=lambda commitment: commitment.title,
     row_sub=lambda commitment: commitment.get_kind_display(),
     erp_payload=_commitment_payload,
@@ -280,6 +284,7 @@ INVOICE = RecordKind(
     lock_namespace=3,
     audit_label=AuditEntry.RecordType.INVOICE.label,
     label=lambda invoice: f"Subcontractor invoice {invoice.number} on {invoice.commitment.number}",
+    button_label=lambda invoice: f"invoice {invoice.number} on {invoice.commitment.number}",
     row_title=_invoice_period,
     row_sub=lambda invoice: f"on {invoice.commitment.number} · {invoice.commitment.title}",
     erp_payload=_invoice_payload,
@@ -309,6 +314,7 @@ CCO = RecordKind(
     lock_namespace=4,
     audit_label=AuditEntry.RecordType.CCO.label,
     label=lambda change_order: f"CCO {change_order.number} on {change_order.commitment.number}",
+    button_label=lambda change_order: f"{change_order.number} on {change_order.commitment.number}",
     row_title=lambda change_order: change_order.title,
     row_sub=lambda change_order: f"on {change_order.commitment.number} · {change_order.commitment.title}",
     erp_payload=_cco_payload,

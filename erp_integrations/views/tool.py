@@ -104,6 +104,9 @@ class RowAction:
     label: str
     url: str
     decision: Decision
+    #: The button's accessible name, with its record: "Unlink SC-001, Harbor Tower". A
+    #: screen reader listing a page's buttons otherwise hears "Unlink" fifty times.
+    aria_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,12 +286,14 @@ def _record_row(
 ) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
     urls = urls or _ActionUrls(tool.company.pk, tab.tab_slug)
+    named = f"{tab.button_label(record)}, {record.project.name}"
     actions = [
         RowAction(
             name=name,
             label=name.capitalize(),
             url=urls.url(name, record.pk),
             decision=tool.access.check(ACTION_PERMISSIONS[name], record.project),
+            aria_label=f"{name.capitalize()} {named}",
         )
         for name in LIST_ACTIONS[list_slug]
     ]
@@ -362,10 +367,11 @@ def _list_context(
     urls = _ActionUrls(tool.company.pk, tab.tab_slug)
     rows = [_record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
-    # the level on ERP Integrations), say it once above the list, not on every row.
+    # the level on ERP Integrations), say it once above the list, not on every row:
+    # a list of one row too.
     reasons = {tuple(row.denied_reasons) for row in rows}
     denied_note = ""
-    if len(rows) > 1 and len(reasons) == 1 and rows[0].denied_reasons:
+    if len(reasons) == 1 and rows[0].denied_reasons:
         denied_note = " ".join(rows[0].denied_reasons)
         for row in rows:
             row.reason_in_list = True
@@ -434,9 +440,38 @@ def names_record(record, message: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(record.number)}(?![\w-])", message) is not None
 
 
-def message_about(record, message: str) -> str:
-    """The message with the record's number in front when the message does not name it."""
-    return message if names_record(record, message) else f"{record.number}: {message}"
+def record_ref(kind: RecordKind, record, message: str) -> str:
+    """What a message about a record starts with: the record and its project.
+
+    Numbers repeat across projects (every project has an SC-001), and an invoice's
+    number means little without its commitment: "Subcontractor invoice 1 on SC-001,
+    Harbor Tower". A message that names the record already gets its project only.
+    """
+    if names_record(record, message):
+        return record.project.name
+    return f"{kind.label(record)}, {record.project.name}"
+
+
+def message_about(kind: RecordKind, record, message: str) -> str:
+    """The message with the record (and its project) in front of it, for a plain form."""
+    return f"{record_ref(kind, record, message)} — {message}"
+
+
+def sync_note(status) -> str:
+    """When the last sync completed and when the next one runs, for a red "still in the ERP".
+
+    The red words come from what the platform last saw of the ERP, so the user needs
+    to know when it last looked and when it looks again.
+    """
+    if status is None:
+        return ""
+    upcoming = DateFormat(template_localtime(status.next_run_at)).format("H:i")
+    last = status.last_completed
+    if last is None:
+        return f"No sync has completed yet; the next one runs at {upcoming} UTC."
+    finished = DateFormat(template_localtime(last.finished_at)).format("j M Y, H:i")
+    outcome = "" if status.last_completed_ok else " (it failed)"
+    return f"The last sync completed {finished} UTC{outcome}; the next one runs at {upcoming} UTC."
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -595,7 +630,9 @@ def record_action(
             ]
         )
         level = messages.SUCCESS if result.ok else messages.ERROR
-        messages.add_message(request, level, message_about(record, result.message), extra_tags=tags)
+        # Under its row the row names the record; at the top of a list the message does.
+        text = result.message if stays else message_about(spec, record, result.message)
+        messages.add_message(request, level, text, extra_tags=tags)
         return redirect(f"{here.partition('#')[0]}#{anchor}")
 
     context = {
@@ -608,7 +645,7 @@ def record_action(
         "row": _record_row(tool, spec, fresh, list_slug) if stays else None,
         "list_slug": list_slug,
         "message": result.message,
-        "message_names_record": names_record(record, result.message),
+        "record_ref": record_ref(spec, record if fresh is None else fresh, result.message),
         "ok": result.ok,
         "next_url": next_url,
         "next_label": NEXT_STEP_LABEL,
@@ -617,6 +654,14 @@ def record_action(
         "csrf_input": csrf_input(request),
     }
     status = sync_status(connection=tool.connection) if tool.connection else None
+    if tool.connection and result.message == spec.still_in_erp_message(
+        tool.connection.erp_system, tool.erp_name
+    ):
+        # The articles' words stay first and whole; when the sync looks next comes after,
+        # with Sync now for who may start one.
+        context["sync_note"] = sync_note(status)
+        context["can_sync_now"] = tool.access.check(Action.SYNC_NOW)
+        context["company"] = tool.company
     panel = panel_context(tool, status, here=here, tab=spec) | {"oob": True}
     body = render_to_string("erp/tab.html#record", context, request) + render_to_string(
         "erp/sync.html#sync_panel", panel, request

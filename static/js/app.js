@@ -14,7 +14,6 @@
     }
     var message = document.createElement("p");
     message.className = "msg msg-error";
-    message.setAttribute("role", "alert");
     message.setAttribute("data-testid", "flash-message");
     message.textContent = text;
     area.replaceChildren(message);
@@ -26,6 +25,56 @@
     // come here; what does is a reply with no useful body.
     if (status >= 500) {
       flash("Something went wrong on our side (error " + status + "). Reload the page to see the current state, then try again.");
+    }
+  });
+
+  // After Unlink, Export or Reject the row (or the message left where it was) is swapped
+  // in. Focus moves to its message, so the keyboard carries on from the row rather than
+  // from the top of the page, and the message's words are copied into the page's one
+  // live region (#flash) to be announced once. Messages in the page when it loaded
+  // (a plain form's outcome) are not announced again by a later swap.
+  var ANNOUNCED = "data-announced";
+  var MESSAGES = '[data-testid="row-message"], [data-testid="sync-message"]';
+
+  function markAll() {
+    document.querySelectorAll(MESSAGES).forEach(function (element) {
+      element.setAttribute(ANNOUNCED, "");
+    });
+  }
+
+  function announce(text) {
+    var area = document.getElementById("flash");
+    if (!area) {
+      return;
+    }
+    var spoken = area.querySelector('[data-testid="announcement"]');
+    if (!spoken) {
+      spoken = document.createElement("p");
+      spoken.className = "visually-hidden";
+      spoken.setAttribute("data-testid", "announcement");
+      area.appendChild(spoken);
+    }
+    spoken.textContent = text.replace(/\s+/g, " ").trim();
+  }
+
+  document.addEventListener("DOMContentLoaded", markAll);
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var fresh = Array.prototype.filter.call(document.querySelectorAll(MESSAGES), function (element) {
+      return !element.hasAttribute(ANNOUNCED);
+    });
+    fresh.forEach(function (element) {
+      element.setAttribute(ANNOUNCED, "");
+    });
+    if (!fresh.length) {
+      return;
+    }
+    announce(fresh.map(function (element) { return element.textContent; }).join(" "));
+    var rowMessage = fresh.find(function (element) {
+      return element.getAttribute("data-testid") === "row-message";
+    });
+    if (rowMessage) {
+      rowMessage.focus();
     }
   });
 

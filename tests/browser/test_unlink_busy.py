@@ -50,7 +50,7 @@ def test_unlink_button_is_disabled_while_its_request_runs(demo, new_context, sho
     assert len(posts) == 1 and len(held) == 1
 
     held[0].continue_()
-    expect_red(row.get_by_role("alert"), RED_COMMITMENT)
+    expect_red(row.get_by_test_id("row-message"), RED_COMMITMENT)
     expect(row.get_by_role("button", name="Unlink")).to_be_enabled()
     shots(page, "unlink-answered-button-enabled")
     assert len(posts) == 1

@@ -66,14 +66,14 @@ def test_a_cco_deleted_in_the_erp_unlinks_after_the_sync_and_exports_again(
     # Unlink while the CCO is still in the ERP: red, in place.
     mark_page(page)
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), red)
+    expect_red(row.get_by_test_id("row-message"), red)
     assert_not_reloaded(page)
 
     # Deleted in the ERP, but no sync has seen it yet: still red.
     staff_page = sign_in(new_context(), "staff")
     delete_in_sandbox_console(staff_page, erp_name=erp_name, erp_id=old_erp_id)
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), red)
+    expect_red(row.get_by_test_id("row-message"), red)
 
     # The sync sees it gone; Unlink is green, on the same page.
     run = connection_sync(
@@ -81,7 +81,7 @@ def test_a_cco_deleted_in_the_erp_unlinks_after_the_sync_and_exports_again(
     )
     assert run is not None and run.status == SyncRun.Status.SUCCEEDED and run.missing_found == 1
     assert click_row_action(page, row, "Unlink").status == 200
-    expect_green(row.get_by_role("status"), GREEN_UNLINKED)
+    expect_green(row.get_by_test_id("row-message"), GREEN_UNLINKED)
     assert_not_reloaded(page)
     shots(page, f"cco-unlinked-{cco.company.erp_connection.erp_system}")
 
@@ -104,7 +104,7 @@ def test_a_cco_deleted_in_the_erp_unlinks_after_the_sync_and_exports_again(
     expect(ready_row.get_by_test_id("record-title")).to_have_text("Added footing, rev B")
     mark_page(page)
     assert click_row_action(page, ready_row, "Export").status == 200
-    expect_green(ready_row.get_by_role("status"), f"Exported to {erp_name}")
+    expect_green(ready_row.get_by_test_id("row-message"), f"Exported to {erp_name}")
     assert_not_reloaded(page)
 
     # Synced again, with a new ERP id.

@@ -63,7 +63,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     # 4. Click Unlink while the commitment is still in Sage 300 CRE®: red, in place.
     mark_page(page)
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), RED_COMMITMENT)
+    expect_red(row.get_by_test_id("row-message"), RED_COMMITMENT)
     assert_not_reloaded(page)
     shots(page, "unlink-refused-still-in-erp")
 
@@ -74,7 +74,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
 
     # Deleted in the ERP, but no sync has seen it yet: Unlink is still red.
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), RED_COMMITMENT)
+    expect_red(row.get_by_test_id("row-message"), RED_COMMITMENT)
     assert_not_reloaded(page)
     shots(page, "unlink-still-refused-before-sync")
 
@@ -87,7 +87,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     # Unlink again, on the same page: green 'Successfully Unlinked', no reload; the
     # sync panel, which said no sync had completed, now says the last one succeeded.
     assert click_row_action(page, row, "Unlink").status == 200
-    expect_green(row.get_by_role("status"), GREEN_UNLINKED)
+    expect_green(row.get_by_test_id("row-message"), GREEN_UNLINKED)
     assert_not_reloaded(page)
     expect(row.get_by_role("button", name="Unlink")).to_have_count(0)
     expect(page.get_by_test_id("last-sync-outcome")).to_have_text("Succeeded")
@@ -124,7 +124,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     shots(page, "ready-to-export")
     mark_page(page)
     assert click_row_action(page, ready_row, "Export").status == 200
-    expect_green(ready_row.get_by_role("status"), "Exported to Sage 300 CRE®")
+    expect_green(ready_row.get_by_test_id("row-message"), "Exported to Sage 300 CRE®")
     assert_not_reloaded(page)
 
     # It is under Synced again, with a new ERP id.
@@ -132,7 +132,7 @@ def test_commitment_deleted_in_sage_300_cre_unlinks_after_the_sync_and_exports_a
     new_erp_id = commitment.erp_id
     assert commitment.export_state == ExportState.SYNCED
     assert new_erp_id and new_erp_id != old_erp_id
-    expect(ready_row.get_by_role("status")).to_contain_text(new_erp_id)
+    expect(ready_row.get_by_test_id("row-message")).to_contain_text(new_erp_id)
     synced_row = record_row(record_list(page, SYNCED), commitment.pk)
     expect(synced_row.get_by_test_id("erp-id")).to_have_text(new_erp_id)
     expect(synced_row.get_by_test_id("erp-id")).to_have_text(re.compile(r"^JC-\d{7}$"))

@@ -62,7 +62,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
     # 4. Click Unlink while the requisition is still in Sage 100 Contractor®: red, in place.
     mark_page(page)
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), RED_REQUISITION)
+    expect_red(row.get_by_test_id("row-message"), RED_REQUISITION)
     assert_not_reloaded(page)
     shots(page, "unlink-refused-still-in-erp")
 
@@ -73,7 +73,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
 
     # Not seen by a sync yet: still red, as the platform last saw the ERP.
     assert click_row_action(page, row, "Unlink").status == 409
-    expect_red(row.get_by_role("alert"), RED_REQUISITION)
+    expect_red(row.get_by_test_id("row-message"), RED_REQUISITION)
     assert_not_reloaded(page)
     shots(page, "unlink-still-refused-before-sync")
 
@@ -85,7 +85,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
 
     # Unlink: green 'Successfully Unlinked', on the same page.
     assert click_row_action(page, row, "Unlink").status == 200
-    expect_green(row.get_by_role("status"), GREEN_UNLINKED)
+    expect_green(row.get_by_test_id("row-message"), GREEN_UNLINKED)
     assert_not_reloaded(page)
     expect(row.get_by_role("button", name="Unlink")).to_have_count(0)
     shots(page, "unlinked")
@@ -120,7 +120,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
     shots(page, "ready-to-export")
     mark_page(page)
     assert click_row_action(page, ready_row, "Export").status == 200
-    expect_green(ready_row.get_by_role("status"), f"Exported to {ERP}")
+    expect_green(ready_row.get_by_test_id("row-message"), f"Exported to {ERP}")
     assert_not_reloaded(page)
 
     # Under Synced again, with a new requisition id.
@@ -128,7 +128,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
     new_erp_id = invoice.erp_id
     assert invoice.export_state == ExportState.SYNCED
     assert new_erp_id and new_erp_id != old_erp_id
-    expect(ready_row.get_by_role("status")).to_contain_text(new_erp_id)
+    expect(ready_row.get_by_test_id("row-message")).to_contain_text(new_erp_id)
     synced_row = record_row(record_list(page, SYNCED), invoice.pk)
     expect(synced_row.get_by_test_id("erp-id")).to_have_text(new_erp_id)
     expect(synced_row.get_by_test_id("erp-id")).to_have_text(re.compile(r"^RQ\d{6}$"))

@@ -51,7 +51,7 @@ def test_pm_sees_unlink_disabled_with_the_missing_privilege_named(demo, new_cont
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/unlink/")) as reply:
         unlink.click()
     assert reply.value.status == 302
-    expect_red(row.get_by_role("alert"), "'Can Push to Accounting'")
+    expect_red(row.get_by_test_id("row-message"), "'Can Push to Accounting'")
     shots(page, "pm-forced-unlink-refused")
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.erp_id

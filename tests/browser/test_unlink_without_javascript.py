@@ -59,8 +59,8 @@ def test_unlink_works_as_a_plain_form_without_javascript(demo, new_context, shot
     assert _unlink_with_a_plain_form(page, row) == 302
     row_anchor = f"#synced-commitment-{commitment.pk}"
     expect(page).to_have_url(re.compile(rf"/erp/commitments/\?synced-q={erp_id}{row_anchor}$"))
-    expect_red(row.get_by_role("alert"), RED_COMMITMENT)
-    expect(row.get_by_role("alert")).to_be_in_viewport()
+    expect_red(row.get_by_test_id("row-message"), RED_COMMITMENT)
+    expect(row.get_by_test_id("row-message")).to_be_in_viewport()
     expect(page.get_by_test_id("messages")).to_have_count(0)
     shots(page, "unlink-refused-after-redirect")
 
@@ -77,8 +77,8 @@ def test_unlink_works_as_a_plain_form_without_javascript(demo, new_context, shot
     assert _unlink_with_a_plain_form(page, record_row(record_list(page, SYNCED), commitment.pk)) == 302
     expect(page).to_have_url(re.compile(rf"/erp/commitments/\?synced-q={erp_id}#commitments-synced$"))
     synced = record_list(page, SYNCED)
-    expect_green(synced.get_by_role("status"), GREEN_UNLINKED)
-    expect(synced.get_by_role("status")).to_be_in_viewport()
+    expect_green(synced.get_by_test_id("list-message"), GREEN_UNLINKED)
+    expect(synced.get_by_test_id("list-message")).to_be_in_viewport()
     expect(record_row(synced, commitment.pk)).to_have_count(0)
     shots(page, "unlinked-after-redirect")
     commitment.refresh_from_db()

@@ -67,7 +67,10 @@ def test_export_moves_the_commitment_to_synced_and_says_so_in_its_place():
     assert commitment.export_state == ExportState.SYNCED and commitment.erp_id.startswith("JC-")
     body = response.content.decode().strip()
     assert body.startswith(f'<tbody id="ready-commitment-{commitment.pk}" class="record record-done"')
-    assert row_message(response) == f"SC-12 — Exported to Sage 300 CRE® as {commitment.erp_id}."
+    # Named with its project: every project has its SC-12.
+    assert row_message(response) == (
+        f"Commitment SC-12, Harbor Tower — Exported to Sage 300 CRE® as {commitment.erp_id}."
+    )
     assert "msg-success" in body
     # The Synced list refreshes itself to show the new link.
     assert triggered(response) == {"erp:refresh-synced": {}}
@@ -83,7 +86,10 @@ def test_export_of_a_subcontractor_invoice_links_a_requisition():
     assert response.status_code == HTTPStatus.OK
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.SYNCED
-    assert row_message(response) == f"4 — Exported to Sage 100 Contractor® as {invoice.erp_id}."
+    assert row_message(response) == (
+        f"Subcontractor invoice 4 on {invoice.commitment.number}, Harbor Tower"
+        f" — Exported to Sage 100 Contractor® as {invoice.erp_id}."
+    )
     assert response.content.decode().strip().startswith(f'<tbody id="ready-invoice-{invoice.pk}"')
 
 
@@ -94,8 +100,9 @@ def test_export_refused_by_the_erps_limits_is_422_and_moves_to_failed():
     response = act(client_for(world.approver), commitment, "export")
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    # The message names the record; its project goes in front.
     assert row_message(response) == (
-        "Commitment SC-1 cannot be exported to Sage 300 CRE®. "
+        "Harbor Tower — Commitment SC-1 cannot be exported to Sage 300 CRE®. "
         "Title: must be at most 30 characters in Sage 300 CRE® (it has 43)."
     )
     assert "msg-error" in response.content.decode()
@@ -175,7 +182,7 @@ def test_export_without_javascript_redirects_back_with_the_message():
     assert response["Location"] == tab_url(world.company) + "?ready-sort=number#commitments-ready"
     commitment.refresh_from_db()
     page = client.get(response["Location"])
-    message = f"SC-8: Exported to Sage 300 CRE® as {commitment.erp_id}."
+    message = f"Commitment SC-8, Harbor Tower — Exported to Sage 300 CRE® as {commitment.erp_id}."
     assert messages_of(page) == [message]
     ready = page.content.decode().split('id="commitments-ready"')[1].split("</section>")[0]
     assert f'data-testid="list-message"><span class="msg-text">{html.escape(message)}</span></p>' in ready
@@ -191,7 +198,7 @@ def test_reject_with_a_reason_sends_the_commitment_back_for_editing():
     assert response.status_code == HTTPStatus.OK
     assert (
         row_message(response)
-        == "Commitment SC-4 was rejected. It can be edited and sent to accounting again."
+        == "Harbor Tower — Commitment SC-4 was rejected. It can be edited and sent to accounting again."
     )
     commitment.refresh_from_db()
     assert (commitment.export_state, commitment.rejection_reason) == (ExportState.REJECTED, "Wrong cost code")
@@ -225,7 +232,7 @@ def test_reject_of_a_subcontractor_invoice():
     assert response.status_code == HTTPStatus.OK
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.REJECTED
-    assert row_message(response).startswith("Subcontractor invoice 2 on ")
+    assert row_message(response).startswith("Harbor Tower — Subcontractor invoice 2 on ")
 
 
 def test_reject_without_javascript_comes_back_with_the_message():
@@ -237,7 +244,7 @@ def test_reject_without_javascript_comes_back_with_the_message():
 
     assert response.status_code == HTTPStatus.FOUND
     assert messages_of(client.get(response["Location"])) == [
-        "Commitment SC-4 was rejected. It can be edited and sent to accounting again."
+        "Harbor Tower — Commitment SC-4 was rejected. It can be edited and sent to accounting again."
     ]
 
 

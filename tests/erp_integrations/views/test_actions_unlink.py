@@ -68,7 +68,10 @@ def test_unlink_fails_in_red_while_the_commitment_is_still_in_sage_300():
     body = response.content.decode()
     # The row stays in the Synced list, with the red words under it.
     assert body.strip().startswith(f'<tbody id="synced-commitment-{commitment.pk}"')
-    assert f'<p class="msg msg-error" role="alert" data-testid="row-message">{STILL_IN_SAGE_300}</p>' in body
+    assert (
+        '<p class="msg msg-error" tabindex="-1" data-testid="row-message">'
+        f'<span class="msg-text" data-testid="row-message-text">{STILL_IN_SAGE_300}</span> '
+    ) in body
     assert 'data-testid="unlink-button"' in body
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
@@ -83,7 +86,10 @@ def test_unlink_still_fails_after_deleting_in_the_erp_until_a_sync_has_seen_it()
     response = unlink(client_for(world.approver), commitment)
 
     assert response.status_code == HTTPStatus.CONFLICT
-    assert row_message(response) == STILL_IN_SAGE_300
+    # The articles' words first, then when the sync looks again (none has run in this world).
+    assert row_message(response).startswith(
+        STILL_IN_SAGE_300 + " No sync has completed yet; the next one runs at "
+    )
 
 
 def test_unlink_succeeds_in_green_once_the_sync_saw_the_commitment_deleted():
@@ -99,8 +105,11 @@ def test_unlink_succeeds_in_green_once_the_sync_saw_the_commitment_deleted():
     assert body.strip().startswith(
         f'<tbody id="synced-commitment-{commitment.pk}" class="record record-done"'
     )
-    assert '<p class="msg msg-success" role="status" data-testid="row-message">' in body
-    assert row_message(response) == "SC-12 — Successfully Unlinked Edit in the Commitments tool"
+    assert '<p class="msg msg-success" tabindex="-1" data-testid="row-message">' in body
+    assert (
+        row_message(response)
+        == "Commitment SC-12, Harbor Tower — Successfully Unlinked Edit in the Commitments tool"
+    )
     assert 'data-testid="row-message-text">Successfully Unlinked</span>' in body
     # The articles' next step: edit (or delete) the commitment in the project's tool.
     detail = reverse("commitment_detail", args=[world.project.pk, commitment.pk])
@@ -133,7 +142,10 @@ def test_an_htmx_unlink_reply_loads_the_users_access_once(django_assert_num_quer
         response = post(client, action_url(commitment, "unlink"), htmx=True, token=token, current=page)
 
     assert response.status_code == HTTPStatus.OK
-    assert row_message(response) == "SC-13 — Successfully Unlinked Edit in the Commitments tool"
+    assert (
+        row_message(response)
+        == "Commitment SC-13, Harbor Tower — Successfully Unlinked Edit in the Commitments tool"
+    )
 
 
 def test_unlink_of_a_requisition_uses_the_invoice_articles_words():
@@ -142,14 +154,18 @@ def test_unlink_of_a_requisition_uses_the_invoice_articles_words():
 
     refused = unlink(client_for(world.approver), invoice)
     assert refused.status_code == HTTPStatus.CONFLICT
-    assert row_message(refused) == REQUISITION_STILL_IN_SAGE_100
+    assert row_message(refused).startswith(REQUISITION_STILL_IN_SAGE_100 + " No sync has completed yet")
     assert refused.content.decode().strip().startswith(f'<tbody id="synced-invoice-{invoice.pk}"')
 
     delete_in_erp_and_sync(invoice)
     done = unlink(client_for(world.approver), invoice)
 
     assert done.status_code == HTTPStatus.OK
-    assert row_message(done) == f"{invoice.number} — Successfully Unlinked Edit in the Commitments tool"
+    # Named by its number and its commitment, in its project: numbers repeat.
+    assert row_message(done) == (
+        f"Subcontractor invoice {invoice.number} on {invoice.commitment.number}, Harbor Tower"
+        " — Successfully Unlinked Edit in the Commitments tool"
+    )
     detail = reverse("invoice_detail", args=[world.project.pk, invoice.pk])
     assert f'href="{detail}" data-testid="next-step"' in done.content.decode()
     invoice.refresh_from_db()
@@ -252,14 +268,14 @@ def test_without_javascript_unlink_redirects_back_with_a_green_message():
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == back + "#commitments-synced"
     page = client.get(response["Location"])
-    assert messages_of(page) == ["SC-12: Successfully Unlinked"]
+    assert messages_of(page) == ["Commitment SC-12, Harbor Tower — Successfully Unlinked"]
     body = page.content.decode()
     # The message is at the top of that list, with the next step; not at the top of the page.
     synced = body.split('<section class="list" id="commitments-synced"')[1].split("</header>")[1]
     detail = reverse("commitment_detail", args=[world.project.pk, commitment.pk])
     assert synced.lstrip().startswith(
-        '<div class="list-message"><p class="msg msg-success" role="status" data-testid="list-message">'
-        '<span class="msg-text">SC-12: Successfully Unlinked</span> '
+        '<div class="list-message"><p class="msg msg-success" data-testid="list-message">'
+        '<span class="msg-text">Commitment SC-12, Harbor Tower — Successfully Unlinked</span> '
         f'<a class="msg-next" href="{detail}" data-testid="next-step">Edit in the Commitments tool</a>'
         "</p></div>"
     )
@@ -278,13 +294,14 @@ def test_without_javascript_a_refusal_comes_back_in_red():
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == f"{tab_url(world.company)}#{row_id}"
     page = client.get(response["Location"])
-    assert messages_of(page) == [f"SC-12: {STILL_IN_SAGE_300}"]
+    # Under its row: the articles' words first and alone.
+    assert messages_of(page) == [STILL_IN_SAGE_300]
     # The red words are under the row, as with JavaScript; no next step.
     row = page.content.decode().split(f'<tbody id="{row_id}"')[1].split("</tbody>")[0]
     assert (
-        '<p class="msg msg-error" role="alert" data-testid="row-message">'
-        f"SC-12: {html.escape(STILL_IN_SAGE_300)}</p>" in row
-    )
+        '<p class="msg msg-error" tabindex="-1" data-testid="row-message">'
+        f'<span class="msg-text" data-testid="row-message-text">{html.escape(STILL_IN_SAGE_300)}</span></p>'
+    ) in row
     assert 'data-testid="unlink-button"' in row and "next-step" not in row
     assert 'data-testid="message"' not in page.content.decode()
 
@@ -329,7 +346,7 @@ def test_without_javascript_a_missing_permission_comes_back_as_a_red_message():
     response = unlink(client, commitment, htmx=False)
 
     assert response.status_code == HTTPStatus.FOUND
-    assert messages_of(client.get(response["Location"])) == [f"SC-5: Unlink needs {PRIVILEGE}."]
+    assert messages_of(client.get(response["Location"])) == [f"Unlink needs {PRIVILEGE}."]
 
 
 def test_a_member_who_may_not_open_the_tool_gets_403_in_the_message_area():

@@ -162,7 +162,15 @@ def test_pm_without_the_privilege_sees_disabled_buttons_and_why():
     row = body.split(f'id="synced-commitment-{synced.pk}"')[1].split("</tbody>")[0]
     button = re.search(r"<button[^>]*unlink-button[^>]*>", row, re.S).group(0)
     assert "disabled" in button and "hx-post" not in button
-    assert f'data-testid="denied-reason">Unlink needs {PRIVILEGE}' in html.unescape(row)
+    # A list of one row too says why once, above the list, not under the row.
+    assert 'data-testid="denied-reason"' not in row
+    assert 'aria-describedby="commitments-synced-denied"' in button
+    listed = body.split('data-testid="list-synced"')[1].split("</section>")[0]
+    assert listed.count('data-testid="denied-reason"') == 1
+    assert (
+        f'id="commitments-synced-denied" data-testid="denied-reason">Unlink needs {PRIVILEGE}.'
+        in html.unescape(listed)
+    )
 
 
 def test_when_every_row_is_refused_alike_the_reason_is_said_once_above_the_list():
