@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -209,16 +210,27 @@ class RowDisplay:
     when_iso: str
     when_date: str
     when_time: str
+    when_zone: str
+    when_utc: str
     export_error: str
 
 
-def _dates(value) -> tuple[str, str, str]:
-    """An aware datetime as the template shows it: ISO, "1 Oct 2026", "14:05"."""
+def _dates(value) -> tuple[str, str, str, str, str]:
+    """An aware datetime as the row shows it: ISO (UTC), "1 Oct 2026", "10:05", "EDT", and
+    "1 Oct 2026, 14:05 UTC" for the hover (as the ``local_time`` tag does elsewhere)."""
     if value is None:
-        return "", "", ""
-    # One formatter for the three, as the date filter formats: in the current time zone.
-    formatter = DateFormat(template_localtime(value))
-    return formatter.format("c"), formatter.format("j M Y"), formatter.format("H:i")
+        return "", "", "", "", ""
+    # One formatter for the local parts, as the date filter formats: in the user's zone.
+    here = template_localtime(value)
+    formatter = DateFormat(here)
+    in_utc = value.astimezone(UTC)
+    return (
+        in_utc.isoformat(),
+        formatter.format("j M Y"),
+        formatter.format("H:i"),
+        here.tzname() or formatter.format("O"),
+        DateFormat(in_utc).format("j M Y, H:i") + " UTC",
+    )
 
 
 def _label(record, field_name: str) -> str:
@@ -238,7 +250,9 @@ def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
     title = kind.row_title(record)
     sub = kind.row_sub(record)
     synced = list_slug == "synced"
-    when_iso, when_date, when_time = _dates(record.linked_at if synced else record.updated_at)
+    when_iso, when_date, when_time, when_zone, when_utc = _dates(
+        record.linked_at if synced else record.updated_at
+    )
     project = record.project
     error = record.export_error if list_slug == "failed" else ""
     # Escaped here, once: the narrow-screen copies and the reject label show them again.
@@ -257,6 +271,8 @@ def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
         when_iso=when_iso,
         when_date=when_date,
         when_time=when_time,
+        when_zone=when_zone,
+        when_utc=when_utc,
         export_error=linebreaksbr(error, autoescape=True) if error else "",
     )
 
