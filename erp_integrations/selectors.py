@@ -46,7 +46,7 @@ from django.db.models.lookups import Exact
 from accounts.models import User
 from accounts.permissions import companies_of, level_opens_tool
 from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
-from erp_integrations.models import AuditEntry, ExportState, LinkedRecord, SyncRun, Vendor
+from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, SyncRun, Vendor
 
 #: Rows per page of the record lists.
 RECORD_PAGE_SIZE = 25
@@ -460,6 +460,19 @@ def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: st
 def record_for_company(*, kind: RecordKind, company_id: int, record_id: int) -> LinkedRecord | None:
     """One record of the company with what its row shows, or None. Queries: one."""
     return kind.objects().select_related("link").filter(company_id=company_id, pk=record_id).first()
+
+
+def record_link_history(*, kind: RecordKind, record: LinkedRecord) -> list[ErpLink]:
+    """Every link the record has had, newest first: the live one and those unlinked since,
+    with who linked and unlinked each and the sync run that found its ERP record missing.
+
+    Queries: one, on the link table's history index (kind, record, linked at).
+    """
+    return list(
+        ErpLink.objects.select_related("linked_by", "unlinked_by", "missing_since")
+        .filter(kind=kind.slug, record_id=record.pk, company_id=record.company_id)
+        .order_by("-linked_at", "-id")
+    )
 
 
 def sync_run_page(
