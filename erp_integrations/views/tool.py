@@ -342,6 +342,15 @@ def _list_context(
         before=query.get(prefix + "before", ""),
     )
     search = selectors.clean_search(query.get(prefix + "q", ""))
+    # How many rows the list has, about: one EXPLAIN on PostgreSQL. Not for a search,
+    # whose matches the planner cannot count either.
+    estimate = (
+        None
+        if search
+        else selectors.record_list_estimate(
+            kind=tab, company_id=tool.company.pk, export_state=LISTS[list_slug]
+        )
+    )
     tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug})
     list_url = reverse(
         "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug}
@@ -408,7 +417,32 @@ def _list_context(
         if (query.get(prefix + "after") or query.get(prefix + "before"))
         else None,
         "here": f"{tab_url}?{query.urlencode()}" if query else tab_url,
+        "range": rows_shown(page, estimate),
     }
+
+
+def _about(count: int) -> int:
+    """An estimate as people say it: two significant figures from 1,000 up (949,873: 950,000)."""
+    if count < 1000:
+        return count
+    return round(count, 2 - len(str(count)))
+
+
+def rows_shown(page: selectors.Page, estimate: int | None) -> str:
+    """ "rows 26–50 of about 950,000": where the page is in its list, from its cursor.
+
+    The total is exact on the last page (nothing follows it), else the planner's
+    estimate (never fewer than the rows known to exist), else left out.
+    """
+    if not page.rows or page.start is None:
+        return ""
+    first, last = page.start + 1, page.start + len(page.rows)
+    shown = f"rows {first:,}–{last:,}"
+    if not page.has_next:
+        return f"{shown} of {last:,}"
+    if estimate is None:
+        return shown
+    return f"{shown} of about {max(_about(estimate), last + 1):,}"
 
 
 def _merged_query(request: HtmxHttpRequest, *, prefix: str) -> QueryDict:
