@@ -47,5 +47,6 @@ def local_time(value: datetime | None, fmt: str = "j M Y, H:i") -> str:
     if value is None:
         return ""
     shown = shown_time(value, fmt)
-    html = '<time datetime="{}" title="{}">{} {}</time>'
-    return format_html(html, shown.iso, shown.utc, shown.local, shown.zone)
+    # A narrow column breaks the text after its comma only: "1 Oct 2026," / "10:05 EDT".
+    text = ", ".join(part.replace(" ", "\xa0") for part in f"{shown.local} {shown.zone}".split(", "))
+    return format_html('<time datetime="{}" title="{}">{}</time>', shown.iso, shown.utc, text)
