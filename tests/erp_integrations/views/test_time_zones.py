@@ -11,7 +11,13 @@ from django.urls import reverse
 from erp_integrations.kinds import kind_of
 from erp_integrations.models import AuditEntry, Commitment, ErpLink, SyncRun
 from erp_integrations.services.audit import audit_record
-from tests.erp_integrations.views.tool_world import build_world, client_for, synced_commitment, tab_url
+from tests.erp_integrations.views.tool_world import (
+    build_world,
+    client_for,
+    csrf_token,
+    synced_commitment,
+    tab_url,
+)
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
@@ -117,3 +123,42 @@ def test_a_time_zone_must_be_one_the_world_knows():
         world.pm.full_clean()
     world.pm.time_zone = "Europe/London"
     world.pm.full_clean()
+
+
+def test_a_user_picks_their_own_time_zone_on_their_settings_page():
+    world = build_world()
+    commitment = synced_at_a_known_time(world)
+    client = client_for(world.pm)
+    settings_url = reverse("account_settings")
+    token = csrf_token(client, settings_url)
+
+    chosen = {"time_zone": "America/New_York", "csrfmiddlewaretoken": token}
+    saved = client.post(settings_url, chosen, follow=True)
+
+    assert "Times are now shown in America/New York." in saved.content.decode()
+    world.pm.refresh_from_db()
+    assert world.pm.time_zone == "America/New_York"
+    row = client.get(tab_url(world.company)).content.decode()
+    row = row.split(f'id="synced-commitment-{commitment.pk}"')[1].split("</tbody>")[0]
+    assert times(row)[0][2] == "1 Oct 2026 10:05 EDT"
+
+
+def test_a_zone_that_does_not_exist_is_refused_and_nothing_changes():
+    world = build_world()
+    client = client_for(world.pm)
+    settings_url = reverse("account_settings")
+    token = csrf_token(client, settings_url)
+
+    response = client.post(settings_url, {"time_zone": "Mars/Olympus_Mons", "csrfmiddlewaretoken": token})
+
+    assert response.status_code == 200
+    assert 'role="alert"' in response.content.decode()
+    world.pm.refresh_from_db()
+    assert world.pm.time_zone == "UTC"
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_from_the_settings_page():
+    response = client_for(None).get(reverse("account_settings"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
