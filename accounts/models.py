@@ -93,6 +93,9 @@ class User(AbstractUser):
         "time zone",
         max_length=64,
         default="UTC",
+        # In the table too: rows written by code that predates the field (bulk loads,
+        # older migrations' models) get UTC rather than a NOT NULL error.
+        db_default="UTC",
         validators=[validate_time_zone],
         help_text="Times on the pages are shown in this zone, with UTC when pointed at.",
     )
