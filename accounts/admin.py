@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
     Company,
@@ -22,6 +23,7 @@ from accounts.models import (
     ProjectPermission,
     StaffStatusChange,
     User,
+    time_zone_choices,
 )
 from accounts.permissions import may_change_privilege
 from accounts.services import membership_set_privilege
@@ -112,6 +114,24 @@ SUPERUSER_ONLY_FIELDS = ("is_superuser", "groups", "user_permissions")
 class AccountUserAdmin(UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
     inlines = (DirectoryMembershipInline, ProjectPermissionForUserInline)
+    # The time zone the user's pages show times in, beside their name and e-mail.
+    fieldsets = tuple(
+        (name, {**opts, "fields": (*opts["fields"], "time_zone")} if name == _("Personal info") else opts)
+        for name, opts in UserAdmin.fieldsets
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            # A list to pick from, not a name to spell.
+            return forms.ChoiceField(
+                choices=time_zone_choices(),
+                label=db_field.verbose_name.capitalize(),
+                help_text=db_field.help_text,
+                initial=db_field.default,
+                # A form that leaves it out (another admin page's) keeps the zone as it is.
+                required=False,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

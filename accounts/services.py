@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import DirectoryMembership, PrivilegeChange, User
+from accounts.models import DirectoryMembership, PrivilegeChange, User, validate_time_zone
 from accounts.permissions import AccessDenied, Action, Decision, may_change_privilege
 
 #: Why anyone else is refused.
@@ -48,3 +48,11 @@ def _copy_privilege(source: DirectoryMembership, target: DirectoryMembership) ->
     target.can_push_to_accounting = source.can_push_to_accounting
     target.privilege_changed_by_id = source.privilege_changed_by_id
     target.privilege_changed_at = source.privilege_changed_at
+
+
+def user_set_time_zone(*, user: User, time_zone: str) -> User:
+    """The time zone the user's pages show times in (a name the IANA database knows)."""
+    validate_time_zone(time_zone)
+    user.time_zone = time_zone
+    user.save(update_fields=["time_zone"])
+    return user

@@ -10,9 +10,12 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django_htmx.middleware import HtmxDetails
 from psycopg_pool import PoolTimeout
@@ -125,6 +128,42 @@ class DatabaseBusyMiddleware:
             return None
         logger.warning("No database connection free for %s %s: answered 503.", request.method, request.path)
         return service_unavailable(request)
+
+
+class UserTimeZoneMiddleware:
+    """Shows the signed-in user's times in their own time zone (``User.time_zone``).
+
+    The pages format every time in the zone activated here (the ``local_time`` tag puts
+    the UTC time in its ``title``); anyone else, and the command line, sees UTC. Only a
+    request with a session cookie asks who its user is: on a signed-in page that user is
+    loaded for the view anyway (no extra query), and /healthz or a first visit asks
+    nothing.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = None
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                zone = _zone(getattr(user, "time_zone", ""))
+        if zone is None:
+            return self.get_response(request)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    """The named zone, or None (UTC) for a name this machine does not know."""
+    try:
+        return ZoneInfo(name) if name and name != "UTC" else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 #: Bodies Django parses into request.POST.

@@ -6,8 +6,14 @@ whatever the table's size. Nothing here counts rows or skips them with OFFSET: a
 costs the same at ten rows as at a million.
 
 A cursor is the sort it belongs to, the row's sort key and its id, as URL-safe base64
-JSON. A cursor that does not parse, or belongs to another sort, means "the first page"
-rather than an error: cursors travel in URLs that people edit and share.
+JSON, and the row's position in the list as it was when the cursor was made, so that a
+page can say "rows 26–50" without counting. A cursor that does not parse, or belongs to
+another sort, means "the first page" rather than an error: cursors travel in URLs that
+people edit and share. (A cursor without a position, made before positions were kept,
+still pages; the page just does not say which rows it shows.)
+
+How many rows a list has is an estimate from PostgreSQL's planner
+(``record_list_estimate``), never a COUNT.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from django.db.models.lookups import Exact
 from accounts.models import User
 from accounts.permissions import companies_of, level_opens_tool
 from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
-from erp_integrations.models import AuditEntry, ExportState, LinkedRecord, SyncRun, Vendor
+from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, SyncRun, Vendor
 
 #: Rows per page of the record lists.
 RECORD_PAGE_SIZE = 25
@@ -152,34 +158,41 @@ def clean_sort(kind: RecordKind, export_state: str, value: str | None) -> str:
 
 
 # --- cursors -----------------------------------------------------------------------------
-def encode_cursor(sort: str, key: Any, pk: int) -> str:
+def encode_cursor(sort: str, key: Any, pk: int, position: int | None = None) -> str:
+    """A cursor at a row; ``position``: how many rows of the list come before the page it
+    starts (after=) or, for a cursor back (before=), before the row itself."""
     if isinstance(key, datetime):
         key = key.isoformat()
     elif isinstance(key, Decimal):
         key = str(key)
-    raw = json.dumps([sort, key, pk], separators=(",", ":")).encode()
+    parts = [sort, key, pk] if position is None else [sort, key, pk, position]
+    raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 _MAX_CURSOR_LENGTH = 2000
 
 
-def _decode_cursor(value: str, sort: str, parse_key: Callable[[Any], Any]) -> tuple[Any, int] | None:
-    """(key, id) from a cursor of this sort, or None for anything else."""
+def _decode_cursor(
+    value: str, sort: str, parse_key: Callable[[Any], Any]
+) -> tuple[tuple[Any, int], int | None] | None:
+    """((key, id), position or None) from a cursor of this sort, or None for anything else."""
     if not value or len(value) > _MAX_CURSOR_LENGTH:
         return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        cursor_sort, key, pk = json.loads(raw)
+        cursor_sort, key, pk, *rest = json.loads(raw)
     except (binascii.Error, ValueError, TypeError):
         return None
-    if cursor_sort != sort or type(pk) is not int or not 0 < pk < 2**63:
+    if cursor_sort != sort or type(pk) is not int or not 0 < pk < 2**63 or len(rest) > 1:
         return None
+    # A position that is not a plain count is dropped, not the cursor: the rows still page.
+    position = rest[0] if rest and type(rest[0]) is int and 0 <= rest[0] < 2**63 else None
     try:
         parsed = parse_key(key)
     except (TypeError, ValueError, InvalidOperation, OverflowError):
         return None
-    return None if parsed is None else (parsed, pk)
+    return None if parsed is None else ((parsed, pk), position)
 
 
 def _parse_text(key: Any) -> str | None:
@@ -228,6 +241,9 @@ class Page[T: Model]:
     sort: str
     next_cursor: str | None
     prev_cursor: str | None
+    #: How many rows of the list come before this page (0 on the first page), carried in
+    #: the cursor; None when the cursor did not say.
+    start: int | None = 0
 
     @property
     def has_next(self) -> bool:
@@ -256,8 +272,10 @@ def _keyset_page[T: Model](
     one, or two when the newest SEARCH_WINDOW rows hold too few matches.
     """
     parse_key = _key_parser(queryset.model, field)
-    after_key = _decode_cursor(after, sort, parse_key)
-    before_key = None if after_key else _decode_cursor(before, sort, parse_key)
+    after_cursor = _decode_cursor(after, sort, parse_key)
+    before_cursor = None if after_cursor else _decode_cursor(before, sort, parse_key)
+    after_key = after_cursor[0] if after_cursor else None
+    before_key = before_cursor[0] if before_cursor else None
     row_key = Tuple(F(field), F("id"))
 
     backwards = before_key is not None
@@ -279,20 +297,39 @@ def _keyset_page[T: Model](
     if backwards:
         rows.reverse()
 
-    def cursor(row: T) -> str:
-        return encode_cursor(sort, getattr(row, field), row.pk)
+    # Where this page starts in the list: the rows before it, as the cursor carried them.
+    if after_cursor:
+        start = after_cursor[1]
+    elif before_cursor:
+        # Back from a page that started at `position`; with nothing earlier, this is the top.
+        position = before_cursor[1]
+        start = 0 if not more else (max(position - len(rows), 0) if position is not None else None)
+    else:
+        start = 0
+
+    def cursor(row: T, position: int | None) -> str:
+        return encode_cursor(sort, getattr(row, field), row.pk, position)
 
     if not rows:
-        return Page(rows=[], sort=sort, next_cursor=None, prev_cursor=None)
+        return Page(rows=[], sort=sort, next_cursor=None, prev_cursor=None, start=start)
+    # The next page starts after this one's rows; the previous one ends where this starts.
+    after_this = start + len(rows) if start is not None else None
     if backwards:
         # We came back from a later page, so there is one; earlier ones only if the
         # extra row was there.
-        return Page(rows, sort, next_cursor=cursor(rows[-1]), prev_cursor=cursor(rows[0]) if more else None)
+        return Page(
+            rows,
+            sort,
+            next_cursor=cursor(rows[-1], after_this),
+            prev_cursor=cursor(rows[0], start) if more else None,
+            start=start,
+        )
     return Page(
         rows,
         sort,
-        next_cursor=cursor(rows[-1]) if more else None,
-        prev_cursor=cursor(rows[0]) if after_key else None,
+        next_cursor=cursor(rows[-1], after_this) if more else None,
+        prev_cursor=cursor(rows[0], start) if after_key else None,
+        start=start,
     )
 
 
@@ -359,6 +396,33 @@ def record_list_page(
         before=before,
         page_size=page_size,
     )
+
+
+def record_list_estimate(*, kind: RecordKind, company_id: int, export_state: str) -> int | None:
+    """About how many rows one of the tool's lists has, from the planner's statistics.
+
+    PostgreSQL: the planner's row estimate for the list's own condition (``EXPLAIN``
+    plans the query, it does not run it), as fresh as the table's last ANALYZE, which
+    autovacuum keeps up. A COUNT would read the whole list: a second at a million rows.
+    Other databases (the embedded default's SQLite): None; the list says which rows a
+    page shows, and the total only on its last page, where it is known.
+    Queries: one on PostgreSQL, none elsewhere.
+    """
+    db = connection
+    if db.vendor != "postgresql":
+        return None
+    sql, params = (
+        kind.model.objects.filter(company_id=company_id, export_state=export_state)
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
+    )
+    with db.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return max(int(plan[0]["Plan"]["Plan Rows"]), 0)
 
 
 #: Up to this many matches a search term counts as rare (see ``_search_probe``).
@@ -460,6 +524,19 @@ def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: st
 def record_for_company(*, kind: RecordKind, company_id: int, record_id: int) -> LinkedRecord | None:
     """One record of the company with what its row shows, or None. Queries: one."""
     return kind.objects().select_related("link").filter(company_id=company_id, pk=record_id).first()
+
+
+def record_link_history(*, kind: RecordKind, record: LinkedRecord) -> list[ErpLink]:
+    """Every link the record has had, newest first: the live one and those unlinked since,
+    with who linked and unlinked each and the sync run that found its ERP record missing.
+
+    Queries: one, on the link table's history index (kind, record, linked at).
+    """
+    return list(
+        ErpLink.objects.select_related("linked_by", "unlinked_by", "missing_since")
+        .filter(kind=kind.slug, record_id=record.pk, company_id=record.company_id)
+        .order_by("-linked_at", "-id")
+    )
 
 
 def sync_run_page(

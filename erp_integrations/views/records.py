@@ -27,6 +27,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import Action, CompanyAccess, signed_in
+from erp_integrations import selectors
 from erp_integrations.forms import apply_errors
 from erp_integrations.kinds import RecordKind
 from erp_integrations.models import NO_ERP_NAME, SENDABLE_STATES, LinkedRecord, company_erp_connection
@@ -136,6 +137,7 @@ def _detail_context(kind: RecordKind, record: LinkedRecord, access: CompanyAcces
         "can_send_state": record.export_state in SENDABLE_STATES,
         "erp_warnings": kind.erp_warnings(record, page["erp_name"]),
         "children": children,
+        "link_history": selectors.record_link_history(kind=kind, record=record),
     }
 
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from erp_integrations.views import audit, sync, tool
+from erp_integrations.views import account, audit, sync, tool
 
 
 class _Choice:
@@ -47,6 +47,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/settings/", account.account_settings, name="account_settings"),
     path("companies/", tool.company_list, name="company_list"),
     path("companies/<int:company_id>/erp/", tool.tool_home, name="erp_tool"),
     path("companies/<int:company_id>/erp/sync/", sync.sync_history, name="erp_sync"),

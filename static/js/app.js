@@ -82,6 +82,26 @@
     flash("The server could not be reached. Check your connection and try again.");
   });
 
+  // Paging a list (its First / Previous / Next links name the list in data-pager-for):
+  // the new page replaces the old one in place, so bring the list's top into view and
+  // put focus on its first new row, where reading continues. Without this, focus falls
+  // to the page (the link that had it is gone) and the next Tab starts over at the top.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail.requestConfig;
+    var source = config && config.elt;
+    var listId = source && source.getAttribute ? source.getAttribute("data-pager-for") : null;
+    var list = listId ? document.getElementById(listId) : null;
+    if (!list) {
+      return;
+    }
+    list.scrollIntoView({ block: "start" });
+    var row = list.querySelector("tbody.record tr.record-main");
+    if (row) {
+      row.setAttribute("tabindex", "-1");
+      row.focus({ preventScroll: true });
+    }
+  });
+
   document.addEventListener("htmx:timeout", function () {
     flash("The server took too long to answer. Reload the page to see the current state.");
   });

@@ -3,13 +3,19 @@ a row's buttons and date are on screen without scrolling sideways."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from erp_integrations.models import Commitment, ErpLink, SubcontractorInvoice
+from accounts.models import User
+from erp_integrations.models import Commitment, ErpLink, SubcontractorInvoice, SyncRun
+from erp_integrations.services.audit import audit_record
 from tests.browser.steps import open_erp_tool, open_tab, record_list, record_row, sign_in
+from tests.erp_integrations.views.tool_world import STILL_IN_SAGE_300
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -180,3 +186,67 @@ def test_no_page_of_the_tool_is_wider_than_a_tablet_in_portrait(demo, new_contex
             wider[name] = width
         shots(page, name)
     assert wider == {}
+
+
+def _history_and_audit_with_long_values() -> int:
+    """A failed sync with the ERP's long error, and audit entries with the longest number,
+    ERP id and message; the company's id."""
+    commitment = Commitment.objects.get(project__name="Harbor Tower", number="SC-002")
+    connection = commitment.company.erp_connection
+    approver = User.objects.get(username="approver")
+    started = timezone.now() - timedelta(minutes=5)
+    SyncRun.objects.create(
+        connection=connection,
+        trigger=SyncRun.Trigger.MANUAL,
+        requested_by=approver,
+        status=SyncRun.Status.FAILED,
+        started_at=started,
+        finished_at=started + timedelta(seconds=12),
+        links_total=1_902_248,
+        links_checked=1_902_248,
+        missing_found=54_616,
+        reappeared=1_204,
+        error="Sage 300 CRE® did not answer within 10 seconds (erp.example.com:1433 timed out).",
+    )
+    Commitment.objects.filter(pk=commitment.pk).update(number=LONG_NUMBER)
+    commitment.refresh_from_db()
+    for outcome in ("success", "refused", "failed"):
+        audit_record(
+            user=approver,
+            action="unlink",
+            record=commitment,
+            erp_system=connection.erp_system,
+            outcome=outcome,
+            erp_id=LONG_ERP_ID,
+            message=STILL_IN_SAGE_300 + " The last sync completed 5 minutes ago; the next runs on the hour.",
+        )
+    return commitment.company_id
+
+
+def _cells_overflowing(page: Page, table: str) -> list[str]:
+    return page.evaluate(
+        """(table) => [...document.querySelectorAll(table + ' td, ' + table + ' th')]
+            .filter(cell => cell.offsetWidth > 0 && cell.scrollWidth > cell.clientWidth + 1)
+            .map(cell => cell.textContent.trim().slice(0, 60))""",
+        table,
+    )
+
+
+@pytest.mark.parametrize("width", [820, 1440])
+def test_the_sync_history_and_audit_trail_fit_a_tablet_in_portrait(width, demo, new_context, shots):
+    company = _history_and_audit_with_long_values()
+    page = sign_in(new_context(viewport={"width": width, "height": 1180}), "approver")
+    for name, url, table in (
+        ("sync-history", reverse("erp_sync", args=[company]), "table.runs"),
+        ("audit-trail", reverse("erp_audit", args=[company]), "table.audit"),
+    ):
+        page.goto(url)
+        expect(page.locator(f"{table} tbody tr").first).to_be_visible()
+        shots(page, f"{name}-{width}")
+
+        # Nothing hidden to the right of the table, nothing running out of its cell.
+        assert _tables_scrolling_sideways(page) == 0, name
+        assert _cells_overflowing(page, table) == [], name
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+        right = page.locator(table).evaluate("table => table.getBoundingClientRect().right")
+        assert right <= width, name

@@ -220,8 +220,8 @@ def test_the_page_costs_the_same_queries_however_many_lines_it_has(world, commit
     # 1) session, 2) user, 3) the change order with its project, company, ERP connection,
     # vendor and commitment, 4) the user's directory entry, 5) their project levels, 6) the
     # lines with their commitment lines, 7) the same for the summed lines, 8) the header's
-    # company switcher.
-    assert few == _page_queries(client, change_order) == 8
+    # company switcher, 9) its link history.
+    assert few == _page_queries(client, change_order) == 9
 
 
 # --- edit -------------------------------------------------------------------------------------

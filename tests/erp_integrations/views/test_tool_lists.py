@@ -5,6 +5,8 @@ keyset (no COUNT, no OFFSET), and every row's buttons are decided from the acces
 loaded once per request.
 """
 
+import base64
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -15,8 +17,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from erp_integrations.kinds import KINDS
 from erp_integrations.models import Commitment, ExportState, SubcontractorInvoice
-from erp_integrations.selectors import RECORD_PAGE_SIZE
+from erp_integrations.selectors import RECORD_PAGE_SIZE, Page, encode_cursor, record_list_estimate
+from erp_integrations.views.tool import rows_shown
 from tests import factories
 from tests.erp_integrations.views.tool_world import (
     build_world,
@@ -69,6 +73,11 @@ def prev_link(response, list_slug: str) -> str | None:
     return match.group(1).replace("&amp;", "&") if match else None
 
 
+def estimates() -> int:
+    """Queries a list spends on its estimated size: one EXPLAIN on PostgreSQL, none on SQLite."""
+    return 1 if connection.vendor == "postgresql" else 0
+
+
 # --- what a page costs -----------------------------------------------------------------------
 @pytest.mark.parametrize("rows_per_list", [3, 60])
 def test_the_tab_page_costs_the_same_queries_at_3_rows_as_at_60(rows_per_list, django_assert_num_queries):
@@ -92,8 +101,9 @@ def test_the_tab_page_costs_the_same_queries_at_3_rows_as_at_60(rows_per_list, d
 
     # 1) session, 2) user, 3) company with its ERP connection, 4) directory entry,
     # 5) project levels, 6)-8) sync status: last completed run, last successful run,
-    # run in progress, 9) the switcher's companies, 10)-12) one page of each list.
-    with django_assert_num_queries(12):
+    # run in progress, 9) the switcher's companies, 10)-12) one page of each list, and
+    # on PostgreSQL 13)-15) each list's estimated size (an EXPLAIN, not a COUNT).
+    with django_assert_num_queries(12 + 3 * estimates()):
         response = client.get(tab_url(world.company))
 
     assert len(row_numbers(response, "synced")) == min(rows_per_list, RECORD_PAGE_SIZE)
@@ -126,8 +136,9 @@ def test_the_invoices_tab_costs_the_same_queries_at_3_rows_as_at_60(rows, django
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
     # levels, 6)-8) sync status, 9) switcher, 10)-12) one page of each list (each with
-    # the invoice's project, vendor and commitment joined).
-    with django_assert_num_queries(12):
+    # the invoice's project, vendor and commitment joined), on PostgreSQL 13)-15) each
+    # list's estimated size.
+    with django_assert_num_queries(12 + 3 * estimates()):
         response = client.get(tab_url(world.company, "subcontractor-invoices"))
 
     assert len(row_numbers(response, "synced")) == min(rows, RECORD_PAGE_SIZE)
@@ -141,18 +152,19 @@ def test_a_list_fragment_costs_the_same_searched_sorted_or_paged(rows, django_as
     url = list_url(world.company, "commitments", "synced")
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry,
-    # 5) project levels, 6) one page of rows.
-    with django_assert_num_queries(6):
+    # 5) project levels, 6) one page of rows, on PostgreSQL 7) the list's estimated size.
+    with django_assert_num_queries(6 + estimates()):
         first = htmx_get(client, url)
     # A search asks the trigram indexes first: 6) the matching ids (at most 1001),
-    # 7) the page of them (the vendor search is a subquery of the first).
+    # 7) the page of them (the vendor search is a subquery of the first). No estimate:
+    # the planner cannot count a search's matches either.
     with django_assert_num_queries(7):
         searched = htmx_get(client, url + "?synced-q=granite&synced-sort=-amount")
 
     assert first.status_code == searched.status_code == 200
     assert len(row_numbers(searched, "synced")) == min(rows, RECORD_PAGE_SIZE)
     if rows > RECORD_PAGE_SIZE:
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(6 + estimates()):
             second = htmx_get(client, next_link(first, "synced").replace(tab_url(world.company), url))
         assert len(row_numbers(second, "synced")) == RECORD_PAGE_SIZE
 
@@ -197,6 +209,88 @@ def test_paging_forward_and_back_visits_every_row_once_in_order():
     assert row_numbers(first_again, "synced") == row_numbers(pages[0], "synced")
     assert prev_link(first_again, "synced") is None
     assert 'data-testid="page-first"' in pages[1].content.decode()
+
+
+def page_range(response, list_slug: str) -> str:
+    section = response.content.decode().split(f'data-testid="list-{list_slug}"')[-1]
+    match = re.search(r'data-testid="page-range">([^<]*)<', section)
+    return match.group(1) if match else ""
+
+
+def analyze(model) -> None:
+    """What autovacuum does after a table changes: fresh statistics for the planner."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def test_each_page_says_which_rows_it_shows_and_of_about_how_many():
+    world = build_world()
+    bulk_commitments(world, 60)
+    if connection.vendor == "postgresql":
+        analyze(Commitment)
+    client = client_for(world.viewer)
+
+    first = client.get(tab_url(world.company))
+    second = client.get(next_link(first, "synced"))
+    last = client.get(next_link(second, "synced"))
+    back = client.get(prev_link(last, "synced"))
+
+    if connection.vendor == "postgresql":
+        # The planner's estimate, not a count: 60 rows analyzed, 60 estimated.
+        assert page_range(first, "synced") == "Rows 1–25 of about 60"
+        assert page_range(second, "synced") == "Rows 26–50 of about 60"
+        assert page_range(back, "synced") == "Rows 26–50 of about 60"
+    else:
+        # SQLite keeps no such statistics: the rows, and the total only where it is known.
+        assert page_range(first, "synced") == "Rows 1–25"
+        assert page_range(second, "synced") == "Rows 26–50"
+        assert page_range(back, "synced") == "Rows 26–50"
+    # The last page knows the total: nothing follows it.
+    assert page_range(last, "synced") == "Rows 51–60 of 60"
+    assert row_numbers(back, "synced") == row_numbers(second, "synced")
+
+
+@pytest.mark.postgresql
+def test_the_estimate_is_the_planners_and_rounded_as_people_say_it(django_assert_num_queries):
+    world = build_world()
+    bulk_commitments(world, 60)
+    analyze(Commitment)
+
+    with django_assert_num_queries(1) as captured:
+        estimate = record_list_estimate(kind=KINDS[0], company_id=world.company.pk, export_state="synced")
+    assert captured.captured_queries[0]["sql"].startswith("EXPLAIN (FORMAT JSON) SELECT")
+    assert estimate == 60
+    # A million-row list as the planner sees it, on its second page.
+    second_page = Page(rows=[object()] * 25, sort="-synced", next_cursor="x", prev_cursor=None, start=25)
+    assert rows_shown(second_page, 949_873) == "rows 26–50 of about 950,000"
+
+
+def test_a_cursor_from_before_positions_still_pages_without_saying_which_rows():
+    world = build_world()
+    records = bulk_commitments(world, 60)
+    # SC-025's cursor as it was written before cursors carried a position.
+    sc_025 = Commitment.objects.get(pk=records[24].pk)
+    cursor = encode_cursor("-synced", sc_025.linked_at, sc_025.pk)
+
+    response = client_for(world.viewer).get(tab_url(world.company) + f"?synced-after={cursor}")
+
+    assert row_numbers(response, "synced")[0] == "SC-026"
+    assert page_range(response, "synced") == ""
+
+
+@pytest.mark.parametrize("position", [-1, 2**63, "25", 2.5, True, None])
+def test_a_cursor_with_a_position_that_is_not_a_count_pages_all_the_same(position):
+    world = build_world()
+    records = bulk_commitments(world, 60)
+    sc_025 = Commitment.objects.get(pk=records[24].pk)
+    raw = json.dumps(["-synced", sc_025.linked_at.isoformat(), sc_025.pk, position]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    response = client_for(world.viewer).get(tab_url(world.company) + f"?synced-after={cursor}")
+
+    assert response.status_code == 200
+    assert row_numbers(response, "synced")[0] == "SC-026"
+    assert page_range(response, "synced") == ""
 
 
 def test_paging_one_list_keeps_the_others_where_they_are():
