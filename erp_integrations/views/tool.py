@@ -538,6 +538,40 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
     return replace_url(response, context["list"]["here"])
 
 
+@require_GET
+@tool_view
+def reject_form(request: HtmxHttpRequest, tool: Tool, tab: str, record_id: int) -> HttpResponse:
+    """The form that asks for a rejection's reason, fetched when Reject is opened.
+
+    A row does not carry this form (it is most of a row's weight): with HTMX it comes
+    as a dialog next to the row's Reject link, which the page's script opens; without
+    JavaScript the link leads here, to a small page with the same form. Either way it
+    posts to the record's reject action, which checks the permission again.
+    """
+    spec = TABS[tab]
+    record = selectors.record_for_company(kind=spec, company_id=tool.company.pk, record_id=record_id)
+    if record is None:
+        raise NotFound("No such record in this company.")
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
+    list_slug = STATE_TO_LIST.get(record.export_state)
+    context = {
+        **_tool_context(request, tool, active=spec.tab_slug),
+        "tab": spec,
+        "record": record,
+        "record_title": spec.row_title(record),
+        # Only a ready or failed record can be rejected; the service says so too.
+        "rejectable": list_slug in ("ready", "failed"),
+        "decision": tool.access.check(ACTION_PERMISSIONS["reject"], record.project),
+        "url": _ActionUrls(tool.company.pk, spec.tab_slug).url("reject", record.pk),
+        "dom_id": f"{list_slug}-{spec.slug}-{record.pk}",
+        "here": safe_next(request, tab_url),
+        "tab_url": tab_url,
+    }
+    if request.htmx:
+        return render(request, "erp/reject.html#reject_dialog", context)
+    return render(request, "erp/reject.html", context)
+
+
 @require_POST
 @tool_view
 def record_action(

@@ -36,4 +36,28 @@
   document.addEventListener("htmx:timeout", function () {
     flash("The server took too long to answer. Reload the page to see the current state.");
   });
+
+  // Reject's reason comes as a <dialog> next to the row's Reject link when the link is
+  // opened (erp/reject.html#reject_dialog). Open it as a modal: the reason field takes
+  // focus (autofocus), Esc closes it (the browser's own cancel), and so does Cancel.
+  // Closed, it goes away and focus returns to the link, which fetches a fresh one.
+  document.addEventListener("htmx:load", function (event) {
+    var dialog = event.detail.elt;
+    if (!(dialog instanceof HTMLDialogElement) || !dialog.classList.contains("reject-dialog")) {
+      return;
+    }
+    var opener = dialog.previousElementSibling;
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      if (opener && opener.isConnected) {
+        opener.focus();
+      }
+    });
+    dialog.addEventListener("click", function (click) {
+      if (click.target.closest("[data-dialog-close]")) {
+        dialog.close();
+      }
+    });
+    dialog.showModal();
+  });
 })();
