@@ -329,6 +329,7 @@ def _record_row(
 ROW_CACHE = LocMemCache("erp-rows", {"TIMEOUT": 3600, "OPTIONS": {"MAX_ENTRIES": 20_000}})
 #: Where a cached row's forms take this response's CSRF input (a row is cached without it).
 CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
+_INDENT = re.compile(r"\s*\n\s*")
 
 
 def _row_key(row: RecordRow, *, here: str, erp_name: str) -> str:
@@ -366,7 +367,9 @@ def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name:
             # Rendered without the request: the partial reads nothing from context
             # processors, and the CSRF input goes in per response.
             context = {"row": row, "here": here, "erp_name": erp_name, "tab": tab, "csrf_input": CSRF_SLOT}
-            html = missing[key] = template.render(context)
+            # The template's indentation is a sixth of a row: kept as one line break, which
+            # the browser shows as the same space (no element in a row preserves spaces).
+            html = missing[key] = _INDENT.sub("\n", template.render(context))
         row.html = SafeString(html.replace(CSRF_SLOT, csrf))
     if missing:
         ROW_CACHE.set_many(missing)
