@@ -185,6 +185,8 @@ def read_stats(prefix: Path) -> tuple[dict, list[dict]]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    # Other processes on the machine skew every figure: say how busy it was.
+    args.load_before = os.getloadavg()[0]
     database_url = _support.scratch_database_url(args.db or f"erp_bench_pages_{args.size}")
     if not _support.databases_exist(database_url):
         _support.databases_create(database_url, fresh=True)
@@ -510,6 +512,10 @@ def wrk_main(args: argparse.Namespace, database_url: str, prepared: dict) -> lis
             csrf = secrets.token_hex(16)
             posts = tmpdir / "unlink.txt"
             ids = prepared["unlink"] + prepared["refused"]
+            print(
+                f"  {len(prepared['unlink'])} records to unlink, then {len(prepared['refused'])} refused",
+                flush=True,
+            )
             posts.write_text(
                 "\n".join(f"/companies/{prepared['company_id']}/erp/commitments/{i}/unlink/" for i in ids)
             )
@@ -610,7 +616,8 @@ def render_wrk(
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_support.machine_description()}; "
         f"gunicorn -w {args.workers} (production settings) and wrk on the same machine, "
-        f"{prepared['links']:,} links; load average before: {os.getloadavg()[0]:.1f}.",
+        f"{prepared['links']:,} links; load average {getattr(args, 'load_before', 0):.1f} before the run"
+        f" (before its sync), {os.getloadavg()[0]:.1f} after it.",
         f"Command: `python tests/load/run_load.py --wrk --connections {args.connections} "
         f"--duration {args.duration} --workers {args.workers} --company {args.company}`"
         f" ({args.duration} s per row; Unlink on 1 connection, each record once, then refused:"
@@ -620,9 +627,13 @@ def render_wrk(
     ]
     panel = facts.get("Sync panel poll (If-None-Match)")
     if panel:
+        polled = by_name.get("Sync panel poll (If-None-Match)")
         lines += [
             "",
-            f"Sync panel: ETag {panel['etag'] or 'none'}, Cache-Control `{panel['cache_control']}`.",
+            f"Sync panel: ETag {panel['etag'] or 'none'}, Cache-Control `{panel['cache_control']}`; "
+            f"{panel['wire_bytes']:,} bytes on the wire when sent, "
+            f"{polled.bytes_per_request if polled else 0:,.0f} bytes per answer to the poll"
+            " (a 304 is headers only).",
         ]
     tab = facts.get("Commitments tab, page 1")
     if tab:

@@ -28,15 +28,17 @@ if posts_file ~= "" then
 end
 local turn = 0
 
-function setup(thread)
-  thread:set("offset", #posts > 0 and math.random(#posts) or 0)
-end
+-- One thread (run_load.py passes -t1): the paths in order, the unlinks before the refusals.
+local offset = -1
 
 function request()
   if #posts == 0 then return wrk.format() end
   turn = turn + 1
   local path = posts[((offset + turn) % #posts) + 1]
-  return wrk.format("POST", path, {["Content-Type"] = "application/x-www-form-urlencoded"}, "")
+  -- wrk.format takes these headers instead of wrk.headers: pass them all.
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", path, headers, "")
 end
 
 function done(summary, latency, requests)
