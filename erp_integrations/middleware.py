@@ -69,11 +69,23 @@ class _HtmxDetailsNoticed(HtmxDetails):
         return super().__bool__()
 
 
+#: Set (by ``revalidated``) on a response whose view carries an ETag and answers 304.
+REVALIDATE = "_erp_revalidate"
+
+
+def revalidated(response: HttpResponse) -> HttpResponse:
+    """Mark ``response`` as one the browser may keep if it revalidates it every time."""
+    setattr(response, REVALIDATE, True)
+    return response
+
+
 class ResponseHeadersMiddleware:
     """Caching headers that depend on the request:
 
     - ``Cache-Control: private, no-store`` on every response to a signed-in user: no
-      proxy or browser cache keeps a page with someone's records.
+      proxy or browser cache keeps a page with someone's records. A response marked
+      ``revalidated`` (the sync panel's poll, which has an ETag) gets ``private,
+      no-cache`` instead: the browser keeps it and asks each time whether it changed.
     - ``Vary: HX-Request`` on every response whose view asked whether the request came
       from htmx: a row and the whole page never share a cache entry.
     """
@@ -90,7 +102,12 @@ class ResponseHeadersMiddleware:
         # user's, and asking here would cost a query (or fail, with the database down).
         user = getattr(request, "_cached_user", None)
         if user is not None and user.is_authenticated:
-            patch_cache_control(response, private=True, no_store=True)
+            if getattr(response, REVALIDATE, False):
+                # The view answers conditional GETs: the browser may keep this response
+                # but must ask again before every use (and gets a 304 while it holds).
+                patch_cache_control(response, private=True, no_cache=True)
+            else:
+                patch_cache_control(response, private=True, no_store=True)
         return response
 
 

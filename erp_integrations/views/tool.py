@@ -8,6 +8,7 @@ also plain forms, so they work without JavaScript too.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,15 +18,18 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import floatformat, linebreaksbr
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.dateformat import DateFormat
 from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
@@ -159,15 +163,21 @@ class RecordRow:
     reason_in_list: bool = False
     #: A plain form's outcome for this row, shown under it after the redirect.
     flash: PlacedMessage | None = None
-    #: What the row shows, worked out once in Python (see ``_display``): the template
-    #: reads plain values instead of walking the record and applying filters per cell.
-    show: RowDisplay | None = None
     #: The id of the element saying why the disabled buttons are disabled.
     denied_id: str = ""
+    #: The row's HTML when it was rendered ahead of the page (see ``_render_rows``).
+    html: str = ""
 
     @property
     def dom_id(self) -> str:
         return f"{self.list_slug}-{self.kind.slug}-{self.record.pk}"
+
+    @cached_property
+    def show(self) -> RowDisplay:
+        """What the row shows, worked out once in Python (see ``_display``): the template
+        reads plain values instead of walking the record and applying filters per cell.
+        Only worked out when the row is rendered (not when it comes from the cache)."""
+        return _display(self.kind, self.record, self.list_slug)
 
     # The flash's words for the template, without failed lookups on a row that has none.
     @property
@@ -249,6 +259,19 @@ def _label(record, field_name: str) -> str:
 _LABELS: dict[tuple[type, str], dict] = {}
 
 
+def _row_facts(record, list_slug: str) -> tuple:
+    """What ``_display`` (and the record partial) read: the record's own fields, its
+    project's and vendor's, and its link's state. A row's cache key is made of these."""
+    project, vendor = record.project, record.vendor
+    return (
+        list_slug,
+        tuple(getattr(record, f.attname) for f in record._meta.concrete_fields),
+        (project.pk, project.name, project.number),
+        (vendor.pk, vendor.name),
+        record.erp_missing if list_slug == "synced" else None,
+    )
+
+
 def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
     title = kind.row_title(record)
     sub = kind.row_sub(record)
@@ -314,9 +337,63 @@ def _record_row(
         for name in LIST_ACTIONS[list_slug]
     ]
     row = RecordRow(kind=tab, record=record, list_slug=list_slug, actions=actions)
-    row.show = _display(tab, record, list_slug)
     row.denied_id = f"{row.dom_id}-denied"
     return row
+
+
+# --- rows rendered once ----------------------------------------------------------------------
+#: Rows already rendered, by everything they show (``_row_key``), in this process. Most of
+#: a tab's cost is rendering its 75 rows, and most rows look the same from one request to
+#: the next: the same record, link, buttons and page give the same HTML, whoever asks.
+#: Keyed by content, a row cannot be served stale: a change to the record, its link, the
+#: user's access or the page makes a new key (old ones age out of the bounded cache).
+ROW_CACHE = LocMemCache("erp-rows", {"TIMEOUT": 3600, "OPTIONS": {"MAX_ENTRIES": 20_000}})
+#: Where a cached row's forms take this response's CSRF input (a row is cached without it).
+CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
+_INDENT = re.compile(r"\s*\n\s*")
+
+
+def _row_key(row: RecordRow, *, here: str, erp_name: str) -> str:
+    """Everything the record partial reads for a row without a message."""
+    shown = (
+        row.list_slug,
+        row.kind.slug,
+        _row_facts(row.record, row.list_slug),
+        repr(row.actions),
+        row.reason_in_list,
+        row.denied_id,
+        tuple(row.denied_reasons),
+        here,
+        erp_name,
+        timezone.get_current_timezone_name(),
+        translation.get_language(),
+    )
+    return "row:" + hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
+
+
+def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name: str, csrf: str) -> None:
+    """Give each row without a message its HTML (``row.html``), from the cache or rendered.
+
+    A row with a message (after a plain form's action) is rendered in the page as before.
+    Queries: none.
+    """
+    keyed = {_row_key(row, here=here, erp_name=erp_name): row for row in rows if not row.flash}
+    found = ROW_CACHE.get_many(list(keyed))
+    missing = {}
+    template = None
+    for key, row in keyed.items():
+        html = found.get(key)
+        if html is None:
+            template = template or get_template("erp/tab.html#record")
+            # Rendered without the request: the partial reads nothing from context
+            # processors, and the CSRF input goes in per response.
+            context = {"row": row, "here": here, "erp_name": erp_name, "tab": tab, "csrf_input": CSRF_SLOT}
+            # The template's indentation is a sixth of a row: kept as one line break, which
+            # the browser shows as the same space (no element in a row preserves spaces).
+            html = missing[key] = _INDENT.sub("\n", template.render(context))
+        row.html = SafeString(html.replace(CSRF_SLOT, csrf))
+    if missing:
+        ROW_CACHE.set_many(missing)
 
 
 def _query_without(query: QueryDict, *names: str) -> QueryDict:
@@ -596,6 +673,10 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     context["page_messages"] = rest + [message for left in anchored.values() for message in left]
     context["lists"] = lists
     context["csrf_input"] = csrf_input(request)
+    for list_ in lists:
+        _render_rows(
+            list_["rows"], tab=spec, here=list_["here"], erp_name=tool.erp_name, csrf=context["csrf_input"]
+        )
     return render(request, "erp/tab.html", context)
 
 
@@ -618,9 +699,50 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         "list": _list_context(request, tool, spec, list_slug, query),
         "csrf_input": csrf_input(request),
     }
+    _render_rows(
+        context["list"]["rows"],
+        tab=spec,
+        here=context["list"]["here"],
+        erp_name=tool.erp_name,
+        csrf=context["csrf_input"],
+    )
     response = render(request, "erp/tab.html#list_body", context)
     # The address bar follows the list's search, sort and page, so reload and share work.
     return replace_url(response, context["list"]["here"])
+
+
+@require_GET
+@tool_view
+def reject_form(request: HtmxHttpRequest, tool: Tool, tab: str, record_id: int) -> HttpResponse:
+    """The form that asks for a rejection's reason, fetched when Reject is opened.
+
+    A row does not carry this form (it is most of a row's weight): with HTMX it comes
+    as a dialog next to the row's Reject link, which the page's script opens; without
+    JavaScript the link leads here, to a small page with the same form. Either way it
+    posts to the record's reject action, which checks the permission again.
+    """
+    spec = TABS[tab]
+    record = selectors.record_for_company(kind=spec, company_id=tool.company.pk, record_id=record_id)
+    if record is None:
+        raise NotFound("No such record in this company.")
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
+    list_slug = STATE_TO_LIST.get(record.export_state)
+    context = {
+        **_tool_context(request, tool, active=spec.tab_slug),
+        "tab": spec,
+        "record": record,
+        "record_title": spec.row_title(record),
+        # Only a ready or failed record can be rejected; the service says so too.
+        "rejectable": list_slug in ("ready", "failed"),
+        "decision": tool.access.check(ACTION_PERMISSIONS["reject"], record.project),
+        "url": _ActionUrls(tool.company.pk, spec.tab_slug).url("reject", record.pk),
+        "dom_id": f"{list_slug}-{spec.slug}-{record.pk}",
+        "here": safe_next(request, tab_url),
+        "tab_url": tab_url,
+    }
+    if request.htmx:
+        return render(request, "erp/reject.html#reject_dialog", context)
+    return render(request, "erp/reject.html", context)
 
 
 @require_POST

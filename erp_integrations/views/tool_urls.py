@@ -62,4 +62,10 @@ urlpatterns = [
         tool.record_action,
         name="erp_action",
     ),
+    # Reject's reason, asked for when Reject is opened: a dialog (HTMX) or a small page.
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/<int:record_id>/reject/form/",
+        tool.reject_form,
+        name="erp_reject_form",
+    ),
 ]

@@ -105,4 +105,73 @@
   document.addEventListener("htmx:timeout", function () {
     flash("The server took too long to answer. Reload the page to see the current state.");
   });
+
+  // Reject's reason comes as a <dialog> next to the row's Reject link when the link is
+  // opened (erp/reject.html#reject_dialog). Open it as a modal: the reason field takes
+  // focus (autofocus), Esc closes it (the browser's own cancel), and so does Cancel.
+  // Closed, it goes away and focus returns to the link, which fetches a fresh one.
+  document.addEventListener("htmx:load", function (event) {
+    var dialog = event.detail.elt;
+    if (!(dialog instanceof HTMLDialogElement) || !dialog.classList.contains("reject-dialog")) {
+      return;
+    }
+    var opener = dialog.previousElementSibling;
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      if (opener && opener.isConnected) {
+        opener.focus();
+      }
+    });
+    dialog.addEventListener("click", function (click) {
+      if (click.target.closest("[data-dialog-close]")) {
+        dialog.close();
+      }
+    });
+    dialog.showModal();
+  });
+
+  // The sync panel's relative times ("12 minutes ago", "in 48 minutes"), kept current
+  // between polls: a poll answered 304 brings back the panel as it was first sent.
+  // The words are Django's timesince / timeuntil (two adjacent units, no-break spaces).
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+
+  function duration(seconds) {
+    function part(count, name) {
+      return count + "\u00a0" + name + (count === 1 ? "" : "s");
+    }
+    seconds = Math.max(0, Math.floor(seconds));
+    for (var i = 0; i < UNITS.length; i++) {
+      var count = Math.floor(seconds / UNITS[i][1]);
+      if (count > 0) {
+        var text = part(count, UNITS[i][0]);
+        if (i + 1 < UNITS.length) {
+          var next = Math.floor((seconds - count * UNITS[i][1]) / UNITS[i + 1][1]);
+          if (next > 0) {
+            text += ", " + part(next, UNITS[i + 1][0]);
+          }
+        }
+        return text;
+      }
+    }
+    return part(0, "minute");
+  }
+
+  function refreshRelativeTimes() {
+    var now = Date.now();
+    document.querySelectorAll("[data-ago]").forEach(function (element) {
+      var seconds = (now - Date.parse(element.getAttribute("data-ago"))) / 1000;
+      if (!isNaN(seconds)) {
+        element.textContent = seconds < 60 ? "just now" : duration(seconds) + " ago";
+      }
+    });
+    document.querySelectorAll("[data-until]").forEach(function (element) {
+      var seconds = (Date.parse(element.getAttribute("data-until")) - now) / 1000;
+      if (!isNaN(seconds)) {
+        element.textContent = duration(seconds);
+      }
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", refreshRelativeTimes);
+  setInterval(refreshRelativeTimes, 30000);
 })();

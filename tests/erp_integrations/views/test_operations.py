@@ -187,6 +187,23 @@ def test_signed_in_pages_are_private_and_not_stored(northwind):
     assert "private" not in Client().get("/favicon.ico").get("Cache-Control", "")
 
 
+def test_only_the_sync_panels_poll_may_be_kept_and_revalidated(northwind):
+    company, _, approver = northwind
+    client = Client()
+    client.force_login(approver)
+    htmx = {"HX-Request": "true"}
+
+    poll = client.get(reverse("erp_sync_panel", args=[company.pk]), headers=htmx)
+    lists = client.get(reverse("erp_list", args=[company.pk, "commitments", "synced"]), headers=htmx)
+    progress = client.get(reverse("erp_sync_progress", args=[company.pk]), headers=htmx)
+
+    assert poll.status_code == 200 and "ETag" in poll
+    assert {part.strip() for part in poll["Cache-Control"].split(",")} == {"private", "no-cache"}
+    for other in (lists, progress):
+        assert {part.strip() for part in other["Cache-Control"].split(",")} == {"private", "no-store"}
+        assert "ETag" not in other
+
+
 def test_responses_that_differ_for_htmx_say_so(northwind):
     company, _, approver = northwind
     client = Client()

@@ -405,3 +405,65 @@ def test_the_history_fragment_answers_htmx_paging():
     body = response.content.decode().strip()
     assert body.startswith('<div class="list-body" id="sync-runs"')
     assert len(re.findall(r'data-testid="sync-run"', body)) == 5
+
+
+# --- polls that find nothing new are answered 304 --------------------------------------------------
+def test_a_repeated_poll_is_answered_304_until_the_panel_changes(django_assert_num_queries):
+    world = build_world()
+    client = client_for(world.viewer)
+    page = tab_url(world.company)
+    poll = sync_url(world, "erp_sync_panel") + "?" + urlencode({"next": page, "tab": "commitments"})
+
+    first = htmx_get(client, poll, current=page)
+    assert first.status_code == HTTPStatus.OK
+    etag = first["ETag"]
+    assert etag.startswith('"') and etag.endswith('"'), etag
+    assert {part.strip() for part in first["Cache-Control"].split(",")} == {"private", "no-cache"}
+
+    # The queries of a full answer and no more: 1) session, 2) user, 3) company with
+    # connection, 4) directory entry, 5) project levels, 6)-8) sync status (no run has
+    # completed: last completed, last succeeded, run in progress); no body rendered.
+    with django_assert_num_queries(8):
+        again = client.get(
+            poll,
+            headers={
+                "HX-Request": "true",
+                "HX-Current-URL": "http://testserver" + page,
+                "If-None-Match": etag,
+            },
+        )
+    assert again.status_code == HTTPStatus.NOT_MODIFIED
+    assert again.content == b"" and again["ETag"] == etag
+    assert {part.strip() for part in again["Cache-Control"].split(",")} == {"private", "no-cache"}
+
+    # A sync completes: the next poll gets the new panel.
+    connection_sync(connection_id=world.company.erp_connection.pk, trigger="schedule")
+    changed = client.get(
+        poll,
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + page, "If-None-Match": etag},
+    )
+    assert changed.status_code == HTTPStatus.OK and changed["ETag"] != etag
+    assert 'data-testid="last-sync-outcome">Succeeded<' in changed.content.decode()
+
+
+def test_the_panel_tag_differs_between_users_who_see_different_panels():
+    world = build_world()
+    poll = sync_url(world, "erp_sync_panel") + "?tab=commitments"
+
+    approver = htmx_get(client_for(world.approver), poll)
+    viewer = htmx_get(client_for(world.viewer), poll)
+
+    assert approver["ETag"] != viewer["ETag"]
+    # The viewer may not start a sync: the panel says why; the approver's does not.
+    assert 'data-testid="sync-now-denied"' in viewer.content.decode()
+    assert 'data-testid="sync-now-denied"' not in approver.content.decode()
+
+
+def test_the_panels_relative_times_carry_their_moment_for_the_pages_script():
+    world = build_world()
+    last = connection_sync(connection_id=world.company.erp_connection.pk, trigger="schedule")
+
+    body = htmx_get(client_for(world.viewer), sync_url(world, "erp_sync_panel")).content.decode()
+
+    assert f'data-ago="{last.finished_at.isoformat()}"' in body
+    assert f'data-until="{next_scheduled_run().isoformat()}"' in body

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def buttons(body: str, testid: str) -> list[str]:
-    found = re.findall(rf'<(?:button|summary)[^>]*data-testid="{testid}"[^>]*>', body, re.S)
+    found = re.findall(rf'<(?:button|summary|a)\b[^>]*data-testid="{testid}"[^>]*>', body, re.S)
     assert found, f"no {testid} in the page"
     return found
 

@@ -149,7 +149,7 @@ def test_the_approver_gets_working_buttons():
     assert f'action="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
     assert " disabled" not in unlink
     row = body.split(f'id="ready-commitment-{ready.pk}"')[1].split("</tbody>")[0]
-    assert 'data-testid="export-button"' in row and 'data-testid="reject-reason"' in row
+    assert 'data-testid="export-button"' in row and 'data-testid="reject-open"' in row
     assert 'data-testid="denied-reason"' not in body
 
 

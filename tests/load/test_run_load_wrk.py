@@ -1,0 +1,72 @@
+"""run_load.py --wrk reads wrk's result line and judges it against issue 13's targets.
+
+No wrk needed: its output is given here, as wrk.lua writes it.
+"""
+
+import argparse
+
+import pytest
+
+from tests.load.run_load import parse_wrk, render_wrk, wrk_targets
+
+pytestmark = [pytest.mark.embedded]
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/
+  1 threads and 4 connections
+WRK {requests} 10000000 {p50} {p95} {p99} {errors} {size}
+"""
+
+
+def result(name: str, requests: int, p95_ms: float, *, errors: int = 0):
+    output = WRK_OUTPUT.format(
+        requests=requests, p50=int(p95_ms * 500), p95=int(p95_ms * 1000), p99=int(p95_ms * 1500),
+        errors=errors, size=requests * 2048,
+    )  # fmt: skip
+    return parse_wrk(name, output)
+
+
+def test_the_result_line_gives_rate_and_latency_in_milliseconds():
+    parsed = result("Commitments tab, page 1", 1300, 48.0)
+
+    assert parsed.rps == 130.0
+    assert (parsed.p50_ms, parsed.p95_ms, parsed.p99_ms) == (24.0, 48.0, 72.0)
+    assert parsed.bytes_per_request == 2048
+
+
+def test_without_a_result_line_it_says_so():
+    with pytest.raises(ValueError, match="no result line"):
+        parse_wrk("Sign-in page (the floor)", "unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_the_table_gives_ratios_to_the_admin_and_the_sign_in_page_and_judges_the_targets():
+    results = [
+        result("Sign-in page (the floor)", 9000, 5.0),
+        result("Commitments tab, page 1", 1300, 48.0),
+        result("Synced list fragment (HTMX)", 2500, 20.0),
+        result("Admin changelist, page 1", 260, 200.0),
+    ]
+    args = argparse.Namespace(workers=2, connections=4, duration=10, company="bench")
+    facts = {"Commitments tab, page 1": {"html_bytes": 70 * 1024, "wire_bytes": 9 * 1024, "gzip": True}}
+
+    table = render_wrk(results, facts, args, {"company_id": 7, "links": 1000}, [])
+
+    tab = next(line for line in table.splitlines() if line.startswith("| Commitments tab, page 1"))
+    assert "5.0×" in tab and "0.14" in tab and "≥ 120 req/s, p95 ≤ 60 ms: met" in tab
+    fragment = next(line for line in table.splitlines() if line.startswith("| Synced list fragment"))
+    assert "≥ 300 req/s: **missed**" in fragment
+    assert "70.0 KB of HTML (target ≤ 60 KB: **missed**), gzip on the wire" in table
+    assert "--wrk --connections 4 --duration 10 --workers 2 --company bench" in table
+
+
+def test_every_target_of_the_issue_is_measured():
+    names = {target.name for target in wrk_targets(1)}
+
+    assert {
+        "Sign-in page (the floor)",
+        "Commitments tab, page 1",
+        "Synced list fragment (HTMX)",
+        "Commitments tab, search JC-00",
+        "Sync panel poll (If-None-Match)",
+        "Unlink (HTMX)",
+        "Admin changelist, page 1",
+    } <= names
