@@ -2,7 +2,7 @@
 
 The rule of the help articles: delete the record in the ERP, let the hourly sync see
 that it is gone, then unlink. So unlink succeeds only when the last *completed* sync
-marked the link missing (``erp_missing_since``); the ERP itself is not asked here. A
+marked the link missing (``ErpLink.missing_since``); the ERP itself is not asked here. A
 record deleted in the ERP but not yet seen by a sync is still refused, in the
 articles' red words.
 
