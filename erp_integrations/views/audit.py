@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from erp_integrations import selectors
 from erp_integrations.models import AuditEntry
+from erp_integrations.services.sync import sync_status
 from erp_integrations.views.common import HtmxHttpRequest, Tool, switcher_context, tool_view
 from erp_integrations.views.tool import TABS
 
@@ -18,7 +19,8 @@ def audit_trail(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     """Filterable by record type, user, action and outcome; paged by keyset.
 
     Queries: session, user, company with connection, directory entry, project levels,
-    the switcher's companies, the directory's users (for the filter), one page of entries.
+    the switcher's companies, the directory's users (for the filter), one page of entries,
+    and the sync status the header reads (whether the last sync failed).
     """
     filters = selectors.AuditFilters.parse(request.GET)
     page = selectors.audit_entry_page(
@@ -46,4 +48,6 @@ def audit_trail(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "audit-entries":
         return render(request, "erp/audit.html#entries", context)
+    # The header says when the last sync failed, here as on every page of the tool.
+    context["status"] = sync_status(connection=tool.connection) if tool.connection else None
     return render(request, "erp/audit.html", context)

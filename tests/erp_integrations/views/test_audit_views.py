@@ -134,8 +134,9 @@ def test_a_page_costs_the_same_queries_at_3_entries_as_at_60(count, django_asser
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
     # levels, 6) one page of entries with their users, 7) the directory's users for the
-    # filter, 8) the switcher's companies.
-    with django_assert_num_queries(8):
+    # filter, 8) the switcher's companies, 9)-11) the sync status the header reads (the
+    # last completed run, the last successful one, a run in progress).
+    with django_assert_num_queries(11):
         response = client.get(audit_url(world) + "?outcome=refused")
 
     assert len(entries(response)) == min(count, 50)

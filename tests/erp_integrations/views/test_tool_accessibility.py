@@ -188,7 +188,7 @@ def test_other_refusals_carry_no_sync_note():
 
 
 # --- the header after a failed sync ---------------------------------------------------------------
-@pytest.mark.parametrize("page", ["erp_tab", "erp_sync"])
+@pytest.mark.parametrize("page", ["erp_tab", "erp_sync", "erp_audit"])
 def test_the_header_says_the_last_sync_failed_instead_of_connected(page):
     world = build_world()
     finished_run(world, status=SyncRun.Status.FAILED, error="Sage 300 CRE® is not responding.")
