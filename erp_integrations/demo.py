@@ -43,6 +43,7 @@ from erp_integrations.models import (
     SubcontractorInvoice,
     Vendor,
 )
+from erp_integrations.services.links import link_open
 
 DEMO_PASSWORD = "demo"
 
@@ -636,13 +637,12 @@ class _Seeder:
             else:
                 if link is not None:
                     self._close_link(link.pk)
-                link = ErpLink.objects.create(
-                    kind=kind.slug,
-                    record_id=record.pk,
-                    company_id=record.company_id,
+                link = link_open(
+                    kind=kind,
+                    record=record,
                     erp_id=erp_id,
-                    linked_at=self.now,
                     linked_by=self.users["approver"],
+                    linked_at=self.now,
                 )
             values = {
                 "export_state": State.SYNCED,

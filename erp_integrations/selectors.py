@@ -51,7 +51,7 @@ from django.db.models.lookups import Exact
 
 from accounts.models import User
 from accounts.permissions import companies_of, level_opens_tool
-from erp_integrations.kinds import AMOUNT, NUMBER, TITLE, RecordKind, SortColumn
+from erp_integrations.kinds import RecordKind, SortColumn
 from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, SyncRun, Vendor
 
 #: Rows per page of the record lists.
@@ -131,8 +131,6 @@ def _record_search(kind: RecordKind, company_id: int, term: str) -> Q:
 
 
 # --- sorting -----------------------------------------------------------------------------
-SortKey = SortColumn
-_NUMBER, _TITLE, _AMOUNT = NUMBER, TITLE, AMOUNT
 _SYNCED = SortColumn("synced", "linked_at", "Synced", descending_first=True)
 _UPDATED = SortColumn("updated", "updated_at", "Updated", descending_first=True)
 

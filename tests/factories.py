@@ -9,8 +9,6 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-from django.utils import timezone
-
 from accounts.models import (
     Company,
     DirectoryMembership,
@@ -34,6 +32,7 @@ from erp_integrations.models import (
     SubcontractorInvoice,
     Vendor,
 )
+from erp_integrations.services.links import record_link
 
 _seq = itertools.count(1)
 
@@ -154,21 +153,8 @@ def invoice(
 def link(record, *, by: User | None = None):
     """Export the record to its company's sandbox ERP and store the link, as Export does."""
     kind = kind_of(record)
-    connector = get_connector(record.company.erp_connection.erp_system)
-    erp_id = connector.export(kind, record)
-    now = timezone.now()
-    record.link = ErpLink.objects.create(
-        kind=kind.slug,
-        record_id=record.pk,
-        company_id=record.company_id,
-        erp_id=erp_id,
-        linked_at=now,
-        linked_by=by,
-    )
-    record.erp_id = erp_id
-    record.linked_at = now
-    record.export_state = ExportState.SYNCED
-    record.save(update_fields=["link", "erp_id", "linked_at", "export_state", "updated_at"])
+    erp_id = get_connector(record.company.erp_connection.erp_system).export(kind, record)
+    record_link(kind=kind, record=record, erp_id=erp_id, linked_by=by)
     return record
 
 

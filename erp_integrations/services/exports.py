@@ -34,13 +34,13 @@ from erp_integrations.models import (
     SENDABLE_STATES,
     AuditEntry,
     ErpConnection,
-    ErpLink,
     ErpSystem,
     ExportState,
     LinkedRecord,
     company_erp_connection,
 )
 from erp_integrations.services.audit import audit_record
+from erp_integrations.services.links import record_link
 from erp_integrations.services.results import ActionResult, Outcome
 
 #: Longest rejection reason we keep; the reason is shown to whoever edits the record.
@@ -302,23 +302,7 @@ def _export_claimed(
             )
             return ActionResult.conflict(refusal, record)
 
-        now = timezone.now()
-        link = ErpLink.objects.create(
-            kind=kind.slug,
-            record_id=locked.pk,
-            company_id=locked.company_id,
-            erp_id=erp_id,
-            linked_at=now,
-            linked_by=user,
-        )
-        locked.link = link
-        locked.erp_id = erp_id
-        locked.linked_at = now
-        locked.export_state = ExportState.SYNCED
-        locked.export_error = ""
-        locked.save(
-            update_fields=["link", "erp_id", "linked_at", "export_state", "export_error", "updated_at"]
-        )
+        record_link(kind=kind, record=locked, erp_id=erp_id, linked_by=user)
         message = " ".join([f"Exported to {erp} as {erp_id}.", *kind.erp_warnings(locked, erp)])
         audit_record(
             user=user,
