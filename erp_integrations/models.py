@@ -208,10 +208,6 @@ class ErpLink(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.record_id} ↔ {self.erp_id}"
 
-    @property
-    def is_live(self) -> bool:
-        return self.unlinked_at is None
-
 
 class LinkedRecord(models.Model):
     """Fields shared by every record that can be exported to an ERP and linked."""
@@ -253,17 +249,12 @@ class LinkedRecord(models.Model):
         return self.link.missing_since_id if self.link_id is not None else None
 
     @property
-    def linked_by(self):
-        """Who made the live link, or None."""
-        return self.link.linked_by if self.link_id is not None else None
-
-    @property
     def erp_missing(self) -> bool:
         """Whether the last completed sync found the linked ERP record gone.
 
         Reads the link: load records with ``select_related("link")`` where many are shown.
         """
-        return self.link_id is not None and self.link.missing_since_id is not None
+        return self.erp_missing_since_id is not None
 
     @property
     def erp_name(self) -> str:

@@ -46,7 +46,7 @@ def test_export_links_the_commitment_to_one_new_erp_record(erp_system, prefix):
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED
     assert commitment.erp_id.startswith(prefix)
-    assert commitment.linked_by == approver and commitment.linked_at is not None
+    assert commitment.link.linked_by == approver and commitment.linked_at is not None
     assert commitment.erp_missing_since_id is None and commitment.export_error == ""
     assert result.message == f"Exported to {ErpSystem(erp_system).label} as {commitment.erp_id}."
     assert result.record.erp_id == commitment.erp_id

@@ -47,7 +47,7 @@ def test_export_links_the_invoice_to_a_requisition_under_its_commitment(erp_syst
     assert result.ok, result.message
     invoice.refresh_from_db()
     assert invoice.export_state == ExportState.SYNCED and invoice.erp_id.startswith(prefix)
-    assert invoice.linked_by == approver
+    assert invoice.link.linked_by == approver
     assert result.message == f"Exported to {ErpSystem(erp_system).label} as {invoice.erp_id}."
     [requisition] = _requisitions(erp_system)
     assert requisition.erp_id == invoice.erp_id
