@@ -145,6 +145,10 @@ class Project(models.Model):
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="projects")
     number = models.CharField(max_length=30)
     name = models.CharField(max_length=200)
+    # The ERP job this project is linked to: a copy of its live link's ERP id
+    # (erp_integrations ErpLink, kind "job"), written with the link by the master-data
+    # services only, so that an export can check it without another query.
+    erp_job_id = models.CharField("ERP job id", max_length=40, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -54,6 +54,7 @@ class Action(StrEnum):
     SEND_TO_ACCOUNTING = "Send to Accounting"
     STAFF_CONSOLE = "use the sandbox ERP console"
     GRANT_PRIVILEGE = "grant or revoke 'Can Push to Accounting'"
+    MASTER_DATA = "Importing, exporting or linking jobs, vendors and cost codes"
 
 
 #: Actions that need all three requirements of the help articles.
@@ -180,6 +181,12 @@ class CompanyAccess:
         if action in ACCOUNTING_ACTIONS:
             if self.commitments_level(project) < PermissionLevel.ADMIN:
                 missing.append(_commitments_missing(project, PermissionLevel.ADMIN))
+            if self.erp_level() < PermissionLevel.STANDARD:
+                missing.append(ERP_STANDARD_MISSING)
+            if not self.has_privilege():
+                missing.append(PRIVILEGE_MISSING)
+        elif action == Action.MASTER_DATA:
+            # Master data is the company's, not a project's: no Commitments level applies.
             if self.erp_level() < PermissionLevel.STANDARD:
                 missing.append(ERP_STANDARD_MISSING)
             if not self.has_privilege():

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from accounts.permissions import may_use_sandbox_console
+from erp_integrations.master_kinds import MASTER_KINDS
 
 
 def sandbox_console(request: HttpRequest) -> dict:
@@ -16,3 +17,8 @@ def sandbox_console(request: HttpRequest) -> dict:
             )
         )
     }
+
+
+def master_tabs(request: HttpRequest) -> dict:
+    """The tool's master-data tabs (Projects, Companies, Cost Codes), for its header."""
+    return {"master_tabs": MASTER_KINDS}

@@ -617,6 +617,8 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                 company=company,
                 number=f"P-{n:04d}",
                 name=f"{rng.choice(PLACES)} {rng.choice(BUILDINGS)}",
+                # Exports need the project's job in the ERP (a copy, as the vendors' ids).
+                erp_job_id=f"{n % 100:02d}-{n:04d}",
             )
             for n in range(1, spec.projects + 1)
         )

@@ -49,8 +49,9 @@ class Vendor(models.Model):
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="vendors")
     name = models.CharField(max_length=200)
-    # Set once the vendor exists in the ERP; Sage 300 CRE® refuses commitments whose
-    # vendor is not synced.
+    # The ERP vendor this company is linked to: a copy of its live link's ERP id (an
+    # ``ErpLink`` of kind "vendor"), written with the link by the master-data services.
+    # No commitment, invoice or CCO of this vendor is exported while it is empty.
     erp_vendor_id = models.CharField(max_length=40, null=True, blank=True)
 
     class Meta:
@@ -61,6 +62,95 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CostCode(models.Model):
+    """One of the company's standard cost codes, with its category (Sage 300 CRE®) or
+    cost type (Sage 100 Contractor®): ``cost_class`` holds either."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="cost_codes")
+    code = models.CharField(max_length=20)
+    cost_class = models.CharField("category or cost type", max_length=5)
+    description = models.CharField(max_length=200)
+    # A copy of the live link's ERP id ("03-300/L"), as a vendor's ``erp_vendor_id``.
+    erp_cost_code_id = models.CharField(max_length=40, null=True, blank=True)
+
+    class Meta:
+        ordering = ["code", "cost_class"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "code", "cost_class"], name="cost_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.cost_class} {self.description}"
+
+
+class ErpMasterEntry(models.Model):
+    """A job, vendor or cost code as the ERP holds it, brought in by the sync.
+
+    The platform's copy of the ERP's master data: what the master-data tabs list as
+    Ready to Import (no live link has its ERP id) and Ready to Update (linked, and the
+    ERP's name differs from the platform's). Written set-based by the sync (and by an
+    export, which makes the ERP record); a record deleted in the ERP leaves the table.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    #: A master kind's slug (``erp_integrations.master_kinds``): "job", "vendor", "cost_code".
+    kind = models.CharField(max_length=20)
+    erp_id = models.CharField("ERP id", max_length=40)
+    name = models.CharField(max_length=200)
+    #: What else the ERP keeps: a vendor's type, a cost code's code and category.
+    attrs = models.JSONField(default=dict)
+    seen_at = models.DateTimeField()
+    #: Hidden from Ready to Import: an ERP record that should never come in.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "ERP master entries"
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind", "erp_id"], name="erp_master_entry_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["company", "kind", "name", "id"], name="erp_master_entry_by_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.erp_id} {self.name}"
+
+
+class MasterExportState(models.Model):
+    """A platform job, vendor or cost code whose export failed, or that was rejected.
+
+    One row per record at most; none while it is simply ready to export or linked.
+    """
+
+    class State(models.TextChoices):
+        FAILED = "failed", "Failed to Export"
+        REJECTED = "rejected", "Rejected"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=20)
+    record_id = models.BigIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    #: The ERP's words (failed) or the approver's reason (rejected).
+    message = models.TextField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "record_id"], name="master_export_state_one_per_record"),
+        ]
+        indexes = [models.Index(fields=["company", "kind", "state"], name="master_export_state_list")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.record_id}: {self.state}"
 
 
 class ExportState(models.TextChoices):
@@ -146,7 +236,9 @@ class ErpLink(models.Model):
     stay HOT however many records a company has.
     """
 
-    #: The record kind (a slug of ``erp_integrations.kinds``): "commitment", "invoice", "cco".
+    #: The record kind (a slug of ``erp_integrations.kinds``): "commitment", "invoice", "cco";
+    #: or a master kind (``erp_integrations.master_kinds``): "job" (a project), "vendor"
+    #: (a directory company), "cost_code".
     kind = models.CharField(max_length=20)
     record_id = models.BigIntegerField()
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
@@ -462,11 +554,18 @@ class AuditEntry(models.Model):
         EXPORT = "export", "Export"
         REJECT = "reject", "Reject"
         UNLINK = "unlink", "Unlink"
+        IMPORT = "import", "Add to the platform"
+        LINK = "link", "Link"
+        ARCHIVE = "archive", "Archive"
+        UPDATE = "update", "Update"
 
     class RecordType(models.TextChoices):
         COMMITMENT = "commitment", "Commitment"
         INVOICE = "invoice", "Subcontractor Invoice"
         CCO = "cco", "Commitment Change Order"
+        JOB = "job", "Job"
+        VENDOR = "vendor", "Vendor"
+        COST_CODE = "cost_code", "Cost Code"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

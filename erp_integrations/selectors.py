@@ -34,11 +34,13 @@ from django.db.models import (
     BooleanField,
     DateTimeField,
     DecimalField,
+    Exists,
     Expression,
     ExpressionWrapper,
     F,
     Lookup,
     Model,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -651,3 +653,248 @@ def companies_for_user(
     )
     rows = entries[:limit] if limit else entries
     return [CompanyChoice(pk, name, level) for pk, name, level in rows]
+
+
+# --- master data: jobs, vendors, cost codes ---------------------------------------------------
+#: Rows per page of a master-data list.
+MASTER_PAGE_SIZE = 25
+#: Near matches shown per ERP entry.
+SUGGESTIONS_PER_ENTRY = 3
+#: How alike two names must be to be suggested (difflib's ratio, on the embedded default;
+#: PostgreSQL uses pg_trgm's own threshold, 0.3 by default).
+PORTABLE_SIMILARITY = 0.6
+#: Platform records the embedded default compares an ERP entry's name with.
+PORTABLE_CANDIDATES = 5_000
+
+
+@dataclass(frozen=True)
+class MasterPage:
+    rows: list
+    #: The cursor of the next page, or "".
+    next_cursor: str
+    #: Whether this is a later page (a "First page" link is offered).
+    paged: bool
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    record_id: int
+    name: str
+    #: 1.0 for the same name ignoring case; else the similarity of the two names.
+    score: float
+    exact: bool
+
+
+def _master_cursor(name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([name, pk]).encode()).decode().rstrip("=")
+
+
+def _master_after(cursor: str) -> tuple[str, int] | None:
+    if not cursor or len(cursor) > 1000:
+        return None
+    try:
+        name, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not isinstance(name, str) or not isinstance(pk, int) or isinstance(pk, bool) or abs(pk) >= 2**63:
+        return None
+    return name, pk
+
+
+def _master_page(queryset: QuerySet, *, name_field: str, after: str) -> MasterPage:
+    """A page of ``queryset`` by (name, id), after the cursor. Queries: one."""
+    key = _master_after(after)
+    if key is not None:
+        queryset = queryset.filter(
+            TupleGreaterThan(Tuple(F(name_field), F("pk")), Tuple(Value(key[0]), Value(key[1])))
+        )
+    rows = list(queryset.order_by(name_field, "pk")[: MASTER_PAGE_SIZE + 1])
+    more = len(rows) > MASTER_PAGE_SIZE
+    rows = rows[:MASTER_PAGE_SIZE]
+    cursor = _master_cursor(getattr(rows[-1], name_field), rows[-1].pk) if more else ""
+    return MasterPage(rows, cursor, key is not None)
+
+
+def _platform_unlinked(kind, company_id: int) -> QuerySet:
+    return kind.records(company_id).filter(**{f"{kind.erp_id_field}__isnull": True})
+
+
+def _states(kind, company_id: int, state: str) -> QuerySet:
+    from erp_integrations.models import MasterExportState
+
+    return MasterExportState.objects.filter(company_id=company_id, kind=kind.slug, state=state)
+
+
+def master_ready_to_export(*, kind, company_id: int, search: str = "", after: str = "") -> MasterPage:
+    """The platform's records of the kind that are not in the ERP and not failed or rejected."""
+    from erp_integrations.models import MasterExportState
+
+    held = MasterExportState.objects.filter(kind=kind.slug, record_id=OuterRef("pk"))
+    records = _platform_unlinked(kind, company_id).exclude(Exists(held))
+    if search:
+        records = records.filter(**{f"{kind.name_field}__icontains": clean_search(search)})
+    return _master_page(records, name_field=kind.name_field, after=after)
+
+
+def master_failed(*, kind, company_id: int, search: str = "", after: str = "") -> MasterPage:
+    """Records whose export failed, each with the ERP's words (``export_message``)."""
+    from erp_integrations.models import MasterExportState
+
+    failed = _states(kind, company_id, MasterExportState.State.FAILED)
+    records = (
+        _platform_unlinked(kind, company_id)
+        .filter(pk__in=failed.values("record_id"))
+        .annotate(export_message=Subquery(failed.filter(record_id=OuterRef("pk")).values("message")[:1]))
+    )
+    if search:
+        records = records.filter(**{f"{kind.name_field}__icontains": clean_search(search)})
+    return _master_page(records, name_field=kind.name_field, after=after)
+
+
+def master_unlinked_entries(*, kind, company_id: int) -> QuerySet:
+    """ERP entries of the kind no live link holds and nobody archived: Ready to Import."""
+    from erp_integrations.models import ErpMasterEntry
+
+    links = ErpLink.objects.filter(
+        company_id=company_id, kind=kind.slug, erp_id=OuterRef("erp_id"), unlinked_at__isnull=True
+    )
+    return ErpMasterEntry.objects.filter(
+        company_id=company_id, kind=kind.slug, archived_at__isnull=True
+    ).exclude(Exists(links))
+
+
+def master_ready_to_import(*, kind, company_id: int, search: str = "", after: str = "") -> MasterPage:
+    entries = master_unlinked_entries(kind=kind, company_id=company_id)
+    if search:
+        term = clean_search(search)
+        entries = entries.filter(Q(name__icontains=term) | Q(erp_id__icontains=term))
+    return _master_page(entries, name_field="name", after=after)
+
+
+def master_ready_to_update(*, kind, company_id: int, search: str = "", after: str = "") -> MasterPage:
+    """Linked ERP entries whose name differs from their platform record's now.
+
+    Each row carries ``record_id`` and ``platform_name`` (the platform's name).
+    """
+    from erp_integrations.models import ErpMasterEntry
+
+    links = ErpLink.objects.filter(
+        company_id=company_id, kind=kind.slug, erp_id=OuterRef("erp_id"), unlinked_at__isnull=True
+    )
+    names = kind.model.objects.filter(pk=OuterRef("record_id")).values(kind.name_field)[:1]
+    entries = (
+        ErpMasterEntry.objects.filter(company_id=company_id, kind=kind.slug)
+        .annotate(record_id=Subquery(links.values("record_id")[:1]))
+        .filter(record_id__isnull=False)
+        .annotate(platform_name=Subquery(names))
+        .exclude(name=F("platform_name"))
+    )
+    if search:
+        entries = entries.filter(name__icontains=clean_search(search))
+    return _master_page(entries, name_field="name", after=after)
+
+
+def master_synced(*, kind, company_id: int, search: str = "", after: str = "") -> MasterPage:
+    """The kind's linked records, each with ``erp_missing``: the last completed sync found
+    the ERP record gone (so Unlink may go ahead)."""
+    missing = ErpLink.objects.filter(
+        kind=kind.slug, record_id=OuterRef("pk"), unlinked_at__isnull=True, missing_since__isnull=False
+    )
+    records = (
+        kind.records(company_id)
+        .filter(**{f"{kind.erp_id_field}__isnull": False})
+        .annotate(erp_missing=Exists(missing))
+    )
+    if search:
+        term = clean_search(search)
+        records = records.filter(
+            Q(**{f"{kind.name_field}__icontains": term}) | Q(**{f"{kind.erp_id_field}__icontains": term})
+        )
+    return _master_page(records, name_field=kind.name_field, after=after)
+
+
+def master_suggestions(*, kind, company_id: int, entries: Sequence) -> dict[int, list[Suggestion]]:
+    """Platform records to link each ERP entry to: the same name ignoring case, and near
+    matches ranked by similarity (trigrams on PostgreSQL, difflib on the embedded default).
+
+    Queries: one.
+    """
+    if not entries:
+        return {}
+    if connection.vendor == "postgresql":
+        return _suggestions_postgresql(kind, company_id, entries)
+    return _suggestions_portable(kind, company_id, entries)
+
+
+def _suggestions_postgresql(kind, company_id: int, entries: Sequence) -> dict[int, list[Suggestion]]:
+    meta = kind.model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    name = connection.ops.quote_name(meta.get_field(kind.name_field).column)
+    linked = connection.ops.quote_name(meta.get_field(kind.erp_id_field).column)
+    # One query for the page: for each entry, its best matches by the trigram index
+    # (``%`` is pg_trgm's similarity operator).
+    sql = (
+        "SELECT q.entry_id, r.id, r.name, r.score, r.exact "  # noqa: S608 - names from the model
+        "FROM unnest(%s::bigint[], %s::text[]) AS q(entry_id, name) "
+        "CROSS JOIN LATERAL ("
+        f"  SELECT p.id, p.{name} AS name, similarity(p.{name}, q.name) AS score, "
+        f"         lower(p.{name}) = lower(q.name) AS exact "
+        f"  FROM {table} AS p WHERE p.company_id = %s AND p.{linked} IS NULL "
+        f"  AND (lower(p.{name}) = lower(q.name) OR p.{name} %% q.name) "
+        "  ORDER BY 5 DESC, 4 DESC, p.id LIMIT %s"
+        ") AS r ORDER BY q.entry_id, r.exact DESC, r.score DESC, r.id"
+    )
+    found: dict[int, list[Suggestion]] = {entry.pk: [] for entry in entries}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [[e.pk for e in entries], [e.name for e in entries], company_id, SUGGESTIONS_PER_ENTRY],
+        )
+        for entry_id, record_id, record_name, score, exact in cursor.fetchall():
+            found[entry_id].append(
+                Suggestion(record_id, record_name, 1.0 if exact else round(score, 2), exact)
+            )
+    return found
+
+
+def _suggestions_portable(kind, company_id: int, entries: Sequence) -> dict[int, list[Suggestion]]:
+    from difflib import SequenceMatcher
+
+    candidates = list(
+        _platform_unlinked(kind, company_id)
+        .order_by("pk")
+        .values_list("pk", kind.name_field)[:PORTABLE_CANDIDATES]
+    )
+    found: dict[int, list[Suggestion]] = {}
+    for entry in entries:
+        wanted = entry.name.lower()
+        scored = []
+        for pk, name in candidates:
+            exact = name.lower() == wanted
+            score = 1.0 if exact else SequenceMatcher(None, wanted, name.lower()).ratio()
+            if exact or score >= PORTABLE_SIMILARITY:
+                scored.append(Suggestion(pk, name, round(score, 2), exact))
+        scored.sort(key=lambda s: (not s.exact, -s.score, s.record_id))
+        found[entry.pk] = scored[:SUGGESTIONS_PER_ENTRY]
+    return found
+
+
+def master_exact_pairs(*, kind, company_id: int, limit: int) -> list[tuple[Any, list]]:
+    """ERP entries of Ready to Import whose name is an unlinked platform record's, ignoring
+    case, each with every such record (Link All links those with exactly one).
+
+    Queries: two.
+    """
+    from django.db.models.functions import Lower
+
+    records = _platform_unlinked(kind, company_id).annotate(lowered=Lower(kind.name_field))
+    entries = list(
+        master_unlinked_entries(kind=kind, company_id=company_id)
+        .annotate(lowered=Lower("name"))
+        .filter(lowered__in=records.values("lowered"))
+        .order_by("name", "pk")[:limit]
+    )
+    by_name: dict[str, list] = {}
+    for record in records.filter(lowered__in={entry.lowered for entry in entries}).order_by("pk"):
+        by_name.setdefault(record.lowered, []).append(record)
+    return [(entry, by_name.get(entry.lowered, [])) for entry in entries]

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "erp_integrations.context_processors.sandbox_console",
+                "erp_integrations.context_processors.master_tabs",
             ],
         },
     },

@@ -45,9 +45,15 @@ def company(*, name: str | None = None, erp_system: str | None = ErpSystem.SAGE_
     return obj
 
 
-def project(*, company: Company, name: str | None = None) -> Project:
+def project(*, company: Company, name: str | None = None, job: bool = True) -> Project:
+    """A project; ``job``: linked to a job of the company's ERP (as exports need)."""
     n = next(_seq)
-    return Project.objects.create(company=company, number=f"P-{n}", name=name or f"Project {n}")
+    return Project.objects.create(
+        company=company,
+        number=f"P-{n}",
+        name=name or f"Project {n}",
+        erp_job_id=f"{n % 100:02d}-{n:04d}" if job else None,
+    )
 
 
 def platform_staff() -> User:

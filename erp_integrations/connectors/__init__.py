@@ -1,6 +1,7 @@
 from erp_integrations.connectors.base import (
     ErpConnector,
     ErpError,
+    ErpMasterRecord,
     ErpTimeout,
     ErpUnavailable,
     ValidationProblem,
@@ -10,6 +11,7 @@ from erp_integrations.connectors.base import (
 __all__ = [
     "ErpConnector",
     "ErpError",
+    "ErpMasterRecord",
     "ErpTimeout",
     "ErpUnavailable",
     "ValidationProblem",

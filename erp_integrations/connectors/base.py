@@ -37,6 +37,19 @@ class ValidationProblem:
         return f"{self.field}: {self.message}"
 
 
+@dataclass(frozen=True)
+class ErpMasterRecord:
+    """A job, vendor or cost code as the ERP holds it.
+
+    ``name``: a job's or vendor's name, a cost code's description. ``attrs``: what else
+    the ERP keeps (a vendor's type, a cost code's code and category or cost type).
+    """
+
+    erp_id: str
+    name: str
+    attrs: dict
+
+
 class ErpConnector(ABC):
     #: ErpSystem value, e.g. "sage300".
     erp_system: str
@@ -62,6 +75,29 @@ class ErpConnector(ABC):
     @abstractmethod
     def export(self, kind: RecordKind, record) -> str:
         """Create the record in the ERP (or find the one a previous try made); its ERP id."""
+
+    # --- master data (kinds of ``erp_integrations.master_kinds``) -----------------------
+    @abstractmethod
+    def master_records(self, kind: str) -> list[ErpMasterRecord]:
+        """Every live record of a master kind ("job", "vendor", "cost_code", "sub_job")."""
+
+    # The ERP's format for a master record about to be exported, field by field (each
+    # master kind names its operation: ``MasterKind.connector_validate``).
+    @abstractmethod
+    def validate_job(self, values: dict) -> list[ValidationProblem]: ...
+
+    @abstractmethod
+    def validate_vendor(self, values: dict) -> list[ValidationProblem]: ...
+
+    @abstractmethod
+    def validate_cost_code(self, values: dict) -> list[ValidationProblem]: ...
+
+    @abstractmethod
+    def master_export(self, kind: str, *, reference: str, values: dict) -> str:
+        """Create a master record in the ERP (or find the one a previous try made); its ERP id.
+
+        Raises ``ErpError`` when the ERP refuses it (an id it already holds, say).
+        """
 
     @abstractmethod
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:

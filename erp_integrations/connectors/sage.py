@@ -15,13 +15,21 @@ from django.db import IntegrityError, connections, transaction
 from erp_integrations.connectors.base import (
     ErpConnector,
     ErpError,
+    ErpMasterRecord,
     ErpTimeout,
     ErpUnavailable,
     ValidationProblem,
 )
 from erp_integrations.models import Commitment, CommitmentChangeOrder, ErpSystem, SubcontractorInvoice
+from erp_integrations.sandbox.formats import FORMATS
 from erp_integrations.sandbox.models import SandboxRecord, SandboxSwitch
-from erp_integrations.sandbox.services import sandbox_model, sandbox_switch
+from erp_integrations.sandbox.services import (
+    SandboxError,
+    sandbox_job_mask,
+    sandbox_master_add,
+    sandbox_model,
+    sandbox_switch,
+)
 
 MAX_NUMBER = 12
 MAX_TITLE = 30
@@ -35,6 +43,10 @@ def _too_long(field: str, value: str, limit: int, erp: str) -> list[ValidationPr
             ValidationProblem(field, f"must be at most {limit} characters in {erp} (it has {len(value)}).")
         ]
     return []
+
+
+def _problems(pairs: list[tuple[str, str]]) -> list[ValidationProblem]:
+    return [ValidationProblem(field, message) for field, message in pairs]
 
 
 class SandboxConnector(ErpConnector):
@@ -145,6 +157,60 @@ class SandboxConnector(ErpConnector):
         self._wait(delay)
         return erp_id
 
+    # --- master data ---------------------------------------------------------------
+    def master_records(self, kind: str) -> list[ErpMasterRecord]:
+        delay = self._answer_delay()
+        rows = (
+            self.model.objects.using(self.alias)
+            .filter(kind=kind, deleted_at__isnull=True)
+            .order_by("id")
+            .values_list("erp_id", "data")
+        )
+        found = [
+            ErpMasterRecord(erp_id, data.get("name", ""), {k: v for k, v in data.items() if k != "name"})
+            for erp_id, data in rows.iterator(chunk_size=5000)
+        ]
+        self._wait(delay)
+        return found
+
+    # The ERP's own format, checked before it is called to create anything. ``values``:
+    # a job's ``id``; a vendor's ``id`` and ``type``; a cost code's ``code`` and
+    # ``class``; and the ``name`` (a cost code's description) of each.
+    def validate_job(self, values: dict) -> list[ValidationProblem]:
+        rules = FORMATS[self.erp_system]
+        self._answer_delay()  # the job mask is the ERP's own setting
+        problems = rules.job_id_problems(values.get("id", ""), mask=sandbox_job_mask(self.erp_system))
+        return _problems(problems + rules.name_problems(values.get("name", "")))
+
+    def validate_vendor(self, values: dict) -> list[ValidationProblem]:
+        rules = FORMATS[self.erp_system]
+        problems = rules.vendor_problems(values.get("id", ""), values.get("type", ""))
+        return _problems(problems + rules.name_problems(values.get("name", "")))
+
+    def validate_cost_code(self, values: dict) -> list[ValidationProblem]:
+        rules = FORMATS[self.erp_system]
+        problems = rules.cost_code_problems(values.get("code", ""), values.get("class", ""))
+        return _problems(problems + rules.name_problems(values.get("name", ""), field="description"))
+
+    def master_export(self, kind: str, *, reference: str, values: dict) -> str:
+        delay = self._answer_delay()
+        live = self.model.objects.using(self.alias).filter(
+            kind=kind, external_reference=reference, deleted_at__isnull=True
+        )
+        existing = live.values_list("erp_id", flat=True).first()
+        if existing is None:
+            try:
+                existing = sandbox_master_add(
+                    erp_system=self.erp_system, kind=kind, values=values, external_reference=reference
+                ).erp_id
+            except SandboxError as exc:
+                # Another try for the same platform record may have won the race.
+                existing = live.values_list("erp_id", flat=True).first()
+                if existing is None:
+                    raise ErpError(str(exc)) from None
+        self._wait(delay)
+        return existing
+
     # --- sync --------------------------------------------------------------------
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
         delay = self._answer_delay()
@@ -185,10 +251,6 @@ class Sage300CreConnector(SandboxConnector):
     def validate_commitment(self, commitment: Commitment) -> list[ValidationProblem]:
         erp = self.display_name
         problems = super().validate_commitment(commitment)
-        if not commitment.vendor.erp_vendor_id:
-            problems.append(
-                ValidationProblem("vendor", f"{commitment.vendor.name} must be synced with {erp} first.")
-            )
         Status = Commitment.Status
         if commitment.kind == Commitment.Kind.PURCHASE_ORDER and commitment.status != Status.APPROVED:
             problems.append(

@@ -14,17 +14,24 @@ class SandboxRecord(models.Model):
         COMMITMENT = "commitment", "Commitment"
         INVOICE = "invoice", "Requisition"
         CCO = "cco", "CCO"
+        JOB = "job", "Job"
+        VENDOR = "vendor", "Vendor"
+        COST_CODE = "cost_code", "Cost code"
+        SUB_JOB = "sub_job", "Sub job"
 
     #: The database alias this ERP's store lives in.
     database: str = ""
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    erp_id = models.CharField(max_length=40, unique=True)
+    # Unique per kind (see the constraints): a job and a vendor may share an id.
+    erp_id = models.CharField(max_length=40)
     # The platform record's id travels as the external reference, so an export
     # retried after a timeout finds the record it already made.
     external_reference = models.CharField(max_length=80)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a user of the ERP last changed the record (master data is edited there).
+    updated_at = models.DateTimeField(auto_now=True, null=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -38,9 +45,10 @@ def _record_constraints(prefix: str) -> list[models.BaseConstraint]:
     return [
         models.UniqueConstraint(
             fields=["kind", "external_reference"],
-            condition=Q(deleted_at__isnull=True),
+            condition=Q(deleted_at__isnull=True) & ~Q(external_reference=""),
             name=f"{prefix}_one_live_record_per_reference",
         ),
+        models.UniqueConstraint(fields=["kind", "erp_id"], name=f"{prefix}_erp_id_unique_per_kind"),
     ]
 
 
@@ -51,7 +59,6 @@ class Sage300Record(SandboxRecord):
         verbose_name = "Sage 300 CRE® record"
         ordering = ["id"]
         constraints = _record_constraints("sage300")
-        indexes = [models.Index(fields=["kind", "erp_id"], name="sage300_kind_erp_id")]
 
 
 class Sage100Record(SandboxRecord):
@@ -61,7 +68,6 @@ class Sage100Record(SandboxRecord):
         verbose_name = "Sage 100 Contractor® record"
         ordering = ["id"]
         constraints = _record_constraints("sage100")
-        indexes = [models.Index(fields=["kind", "erp_id"], name="sage100_kind_erp_id")]
 
 
 class SandboxSwitch(models.Model):
@@ -74,6 +80,9 @@ class SandboxSwitch(models.Model):
 
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.NORMAL)
     latency_ms = models.PositiveIntegerField(default=0)
+    # Sage 300 CRE®'s job-id mask, set up per company in the ERP: '#' is a digit, any
+    # other character stands for itself. Sage 100 Contractor® ignores it (numeric jobs).
+    job_mask = models.CharField(max_length=30, default="##-####")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

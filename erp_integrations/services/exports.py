@@ -21,6 +21,8 @@ How an export stays right under concurrency and faults:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,6 +32,7 @@ from accounts.permissions import Action, CompanyAccess, load_record
 from erp_integrations import locks
 from erp_integrations.connectors import ErpError, ErpTimeout, ValidationProblem, get_connector
 from erp_integrations.kinds import RecordKind
+from erp_integrations.master_kinds import prerequisite_problem, unlinked_prerequisites
 from erp_integrations.models import (
     SENDABLE_STATES,
     AuditEntry,
@@ -230,6 +233,22 @@ def _export_claimed(
                 message=f"{label} is not ready to export: it is {_state_words(record)}.",
             )
         record.export_state = ExportState.READY
+
+    # The vendor and the project's job must be in the ERP first: said before it is called,
+    # with the rows that fix it.
+    unlinked = unlinked_prerequisites(record)
+    if unlinked:
+        sentences = [prerequisite_problem(master, target, erp) for master, target in unlinked]
+        result = _export_failed(
+            kind,
+            record,
+            user=user,
+            erp_system=connection.erp_system,
+            error="\n".join(sentences),
+            message=f"{label} cannot be exported to {erp}. " + " ".join(sentences),
+            outcome=Outcome.INVALID,
+        )
+        return replace(result, blocking=tuple(unlinked))
 
     connector = get_connector(connection.erp_system)
     problems = connector.validate(kind, record)

@@ -7,6 +7,10 @@ completion commit in one transaction. So a run that fails (ERP offline, a timeou
 a crash) changes no link, and the unlink rule ("only after a *completed* sync saw the
 ERP record gone") reads the marks of the last run that succeeded.
 
+A run also brings in the ERP's master data (jobs, vendors, cost codes), set-based, in
+that same last transaction (see ``master_sync``): what changed there shows in the
+master-data tabs as Ready to Import or Ready to Update.
+
 A run claims its connection with a lock that dies with its holder (see ``locks``): a
 duplicate or late task finds the claim taken and stops at once, and a worker that
 dies mid-run cannot keep the connection claimed.
@@ -36,7 +40,9 @@ from accounts.permissions import Action, CompanyAccess, NotFound
 from erp_integrations import locks
 from erp_integrations.connectors import ErpConnector, ErpError, get_connector
 from erp_integrations.kinds import KINDS, RecordKind
+from erp_integrations.master_kinds import MASTER_KINDS, MasterKind
 from erp_integrations.models import ErpConnection, ErpLink, SyncRun
+from erp_integrations.services.master_sync import master_entries_replace
 from erp_integrations.services.results import ActionResult
 
 logger = logging.getLogger(__name__)
@@ -136,10 +142,17 @@ def _run(
         # together and applied by the same statements.
         changes = _Changes()
         checked = 0
-        for kind in KINDS:
+        # Master data's links (jobs, vendors, cost codes) follow the same rule.
+        for kind in (*KINDS, *MASTER_KINDS):
             checked = _compare(run, kind, connector, changes, checked)
+        # The ERP's master data, asked for before anything is written.
+        master = {kind.slug: connector.master_records(kind.slug) for kind in MASTER_KINDS}
         with transaction.atomic():
             missing_found, reappeared = _apply(run, changes)
+            for slug, records in master.items():
+                master_entries_replace(
+                    company_id=connection.company_id, kind=slug, records=records, seen_at=run.started_at
+                )
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.links_checked = checked
@@ -180,7 +193,7 @@ def _live_links(company_id: int, started_at: datetime):
     return ErpLink.objects.filter(company_id=company_id, unlinked_at__isnull=True, linked_at__lte=started_at)
 
 
-def _linked(kind: RecordKind, company_id: int, started_at: datetime):
+def _linked(kind: RecordKind | MasterKind, company_id: int, started_at: datetime):
     return _live_links(company_id, started_at).filter(kind=kind.slug)
 
 
@@ -189,7 +202,9 @@ def _links_total(company_id: int, started_at: datetime) -> int:
     return _live_links(company_id, started_at).count()
 
 
-def _batches(kind: RecordKind, run: SyncRun, size: int) -> Iterator[list[tuple[int, str, int | None]]]:
+def _batches(
+    kind: RecordKind | MasterKind, run: SyncRun, size: int
+) -> Iterator[list[tuple[int, str, int | None]]]:
     """The company's live links of one kind in id order, a batch at a time (keyset pagination)."""
     last_id = 0
     while True:
@@ -207,7 +222,9 @@ def _batches(kind: RecordKind, run: SyncRun, size: int) -> Iterator[list[tuple[i
         last_id = batch[-1][0]
 
 
-def _compare(run: SyncRun, kind: RecordKind, connector: ErpConnector, changes: _Changes, checked: int) -> int:
+def _compare(
+    run: SyncRun, kind: RecordKind | MasterKind, connector: ErpConnector, changes: _Changes, checked: int
+) -> int:
     """Ask the ERP about every link of this kind; keep only what changed."""
     for batch in _batches(kind, run, settings.SYNC_BATCH_SIZE):
         # The ERP is asked outside any transaction of ours; nothing is held meanwhile.

@@ -37,6 +37,7 @@ from django_htmx.http import replace_url, trigger_client_event
 from accounts.permissions import AccessDenied, Action, Decision, NotFound
 from erp_integrations import selectors
 from erp_integrations.kinds import BY_TAB, KINDS, RecordKind
+from erp_integrations.master_kinds import unlinked_prerequisites
 from erp_integrations.models import ExportState, LinkedRecord
 from erp_integrations.services import exports, unlink
 from erp_integrations.services.results import ActionResult, Outcome
@@ -226,6 +227,8 @@ class RowDisplay:
     when_zone: str
     when_utc: str
     export_error: str
+    #: (label, url) of the rows that fix a failed export: the unlinked vendor or job.
+    fixes: tuple[tuple[str, str], ...] = ()
 
 
 def _dates(value) -> tuple[str, str, str, str, str]:
@@ -266,8 +269,8 @@ def _row_facts(record, list_slug: str) -> tuple:
     return (
         list_slug,
         tuple(getattr(record, f.attname) for f in record._meta.concrete_fields),
-        (project.pk, project.name, project.number),
-        (vendor.pk, vendor.name),
+        (project.pk, project.name, project.number, project.erp_job_id),
+        (vendor.pk, vendor.name, vendor.erp_vendor_id),
         record.erp_missing if list_slug == "synced" else None,
     )
 
@@ -300,6 +303,10 @@ def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
         when_zone=when_zone,
         when_utc=when_utc,
         export_error=linebreaksbr(error, autoescape=True) if error else "",
+        fixes=tuple(
+            (f"Link {master.label(target)}", master.detail_url(target))
+            for master, target in (unlinked_prerequisites(record) if error else [])
+        ),
     )
 
 

@@ -3,7 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from erp_integrations.views import account, audit, sync, tool
+from erp_integrations.master_kinds import BY_TAB as MASTER_TABS
+from erp_integrations.views import account, audit, master, sync, tool
 
 
 class _Choice:
@@ -33,6 +34,21 @@ class ActionConverter(_Choice):
     words = ("unlink", "export", "reject")
 
 
+class MasterTabConverter(_Choice):
+    words = tuple(MASTER_TABS)
+
+
+class EntryActionConverter(_Choice):
+    words = ("import", "link", "archive")
+
+
+class MasterActionConverter(_Choice):
+    words = ("export", "reject", "unlink", "update")
+
+
+register_converter(MasterTabConverter, "master_tab")
+register_converter(EntryActionConverter, "entry_action")
+register_converter(MasterActionConverter, "master_action")
 register_converter(TabConverter, "tab")
 register_converter(ListConverter, "list")
 register_converter(ActionConverter, "action")
@@ -55,6 +71,27 @@ urlpatterns = [
     path("companies/<int:company_id>/erp/sync/progress/", sync.sync_progress, name="erp_sync_progress"),
     path("companies/<int:company_id>/erp/sync/panel/", sync.sync_panel, name="erp_sync_panel"),
     path("companies/<int:company_id>/erp/audit/", audit.audit_trail, name="erp_audit"),
+    # Master data: jobs, vendors and cost codes (see views.master).
+    path(
+        "companies/<int:company_id>/erp/data/<master_tab:master_tab>/",
+        master.master_tab,
+        name="erp_master_tab",
+    ),
+    path(
+        "companies/<int:company_id>/erp/data/<master_tab:master_tab>/link-all/",
+        master.link_all,
+        name="erp_master_link_all",
+    ),
+    path(
+        "companies/<int:company_id>/erp/data/<master_tab:master_tab>/erp/<int:entry_id>/<entry_action:entry_action>/",
+        master.entry_action,
+        name="erp_master_entry_action",
+    ),
+    path(
+        "companies/<int:company_id>/erp/data/<master_tab:master_tab>/<int:master_id>/<master_action:master_action>/",
+        master.record_action,
+        name="erp_master_action",
+    ),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),
     path(
