@@ -841,7 +841,7 @@ def _suggestions_postgresql(kind, company_id: int, entries: Sequence) -> dict[in
         f"         lower(p.{name}) = lower(q.name) AS exact "
         f"  FROM {table} AS p WHERE p.company_id = %s AND p.{linked} IS NULL "
         f"  AND (lower(p.{name}) = lower(q.name) OR p.{name} %% q.name) "
-        "  ORDER BY 5 DESC, 4 DESC, p.id LIMIT %s"
+        "  ORDER BY 4 DESC, 3 DESC, 1 LIMIT %s"
         ") AS r ORDER BY q.entry_id, r.exact DESC, r.score DESC, r.id"
     )
     found: dict[int, list[Suggestion]] = {entry.pk: [] for entry in entries}

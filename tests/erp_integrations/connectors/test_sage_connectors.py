@@ -57,7 +57,6 @@ def test_a_commitment_at_the_limits_is_accepted(erp_system):
 @pytest.mark.django_db
 def test_sage_300_refuses_what_sage_100_accepts():
     cases = {
-        "vendor": dict(vendor_synced=False),
         "status": dict(kind=Commitment.Kind.PURCHASE_ORDER, status=Commitment.Status.COMPLETE),
         "line_items": dict(cost_code=None),
     }

@@ -128,7 +128,6 @@ def test_a_commitment_over_the_erp_limits_fails_naming_each_field_and_reaches_no
 @pytest.mark.parametrize(
     ("field", "options", "words"),
     [
-        ("vendor", {"vendor_synced": False}, "must be synced with Sage 300 CRE® first"),
         (
             "status",
             {"kind": Commitment.Kind.PURCHASE_ORDER, "status": Commitment.Status.OUT_FOR_SIGNATURE},
