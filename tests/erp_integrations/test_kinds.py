@@ -112,8 +112,11 @@ def test_every_linked_model_has_exactly_one_kind():
 
 
 def test_every_kind_has_an_audit_type_and_a_unique_export_claim():
-    assert {kind.slug for kind in kinds.KINDS} == set(AuditEntry.RecordType.values)
-    namespaces = [kind.lock_namespace for kind in kinds.KINDS]
+    from erp_integrations.master_kinds import MASTER_KINDS
+
+    everything = (*kinds.KINDS, *MASTER_KINDS)
+    assert {kind.slug for kind in everything} == set(AuditEntry.RecordType.values)
+    namespaces = [kind.lock_namespace for kind in everything]
     assert len(set(namespaces)) == len(namespaces) and 1 not in namespaces  # 1 is the sync's
 
 

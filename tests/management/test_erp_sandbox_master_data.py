@@ -29,7 +29,8 @@ def test_a_job_id_off_the_mask_is_refused_naming_the_field_and_the_mask():
     with pytest.raises(CommandError) as refused:
         _run("add", "job", "--erp", "sage300", "--id", "2026-1", "--name", "Harbor Tower")
     assert str(refused.value) == (
-        "Job id: '2026-1' does not fit the job mask ##-#### of Sage 300 CRE® (# is a digit, the rest as shown)."
+        "Job id: '2026-1' does not fit the job mask ##-#### of Sage 300 CRE® "
+        "(# is a digit, the rest as shown)."
     )
 
 
