@@ -20,7 +20,7 @@ MAX_COST_CODE_DESCRIPTION = 30
 
 def mask_pattern(mask: str) -> re.Pattern:
     """A Sage 300 CRE® job mask ('##-####') as a pattern: '#' a digit, the rest literal."""
-    return re.compile("".join(r"\d" if char == "#" else re.escape(char) for char in mask) + r"\Z")
+    return re.compile("".join("[0-9]" if char == "#" else re.escape(char) for char in mask) + r"\Z")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ SAGE_300 = ErpFormats(
     vendor_id_pattern=r"[A-Z0-9]{1,10}",
     vendor_id_words="1 to 10 capital letters or digits",
     vendor_types=VENDOR_TYPES,
-    cost_code_pattern=r"\d{1,3}(-\d{1,4}){0,2}",
+    cost_code_pattern=r"[0-9]{1,3}(-[0-9]{1,4}){0,2}",
     cost_code_words="digits in up to three parts joined by '-', e.g. 03-300",
     cost_class_word="category",
     cost_classes={"L": "Labor", "M": "Material", "S": "Subcontract", "E": "Equipment", "O": "Other"},
@@ -134,15 +134,15 @@ SAGE_300 = ErpFormats(
 
 SAGE_100 = ErpFormats(
     erp_name="Sage 100 Contractor®",
-    vendor_id_pattern=r"[1-9]\d{0,5}",
+    vendor_id_pattern=r"[1-9][0-9]{0,5}",
     vendor_id_words="a number from 1 to 999999",
     vendor_types=VENDOR_TYPES,
-    cost_code_pattern=r"\d{1,6}(\.\d{1,3})?",
+    cost_code_pattern=r"[0-9]{1,6}(\.[0-9]{1,3})?",
     cost_code_words="a number of up to 6 digits, with up to 3 decimals, e.g. 3300 or 3300.100",
     cost_class_word="cost type",
     cost_classes={"1": "Material", "2": "Labor", "3": "Equipment", "4": "Subcontract", "5": "Other"},
     sub_job_word="phase",
-    job_pattern=r"[1-9]\d{0,8}",
+    job_pattern=r"[1-9][0-9]{0,8}",
     job_words="a number from 1 to 999999999",
 )
 

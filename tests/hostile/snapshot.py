@@ -1,7 +1,17 @@
 """A picture of everything an attack could change, to compare before and after."""
 
-from accounts.models import DirectoryMembership, PrivilegeChange
-from erp_integrations.models import AuditEntry, Commitment, SubcontractorInvoice, SyncRun
+from accounts.models import DirectoryMembership, PrivilegeChange, Project
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    CostCode,
+    ErpLink,
+    ErpMasterEntry,
+    MasterExportState,
+    SubcontractorInvoice,
+    SyncRun,
+    Vendor,
+)
 
 
 def snapshot() -> dict:
@@ -21,4 +31,11 @@ def snapshot() -> dict:
             )
         ),
         "privilege_changes": PrivilegeChange.objects.count(),
+        # Master data: the directory's vendors, projects, cost codes and their links.
+        "vendors": list(Vendor.objects.order_by("pk").values_list("pk", "name", "erp_vendor_id")),
+        "projects": list(Project.objects.order_by("pk").values_list("pk", "name", "erp_job_id")),
+        "cost_codes": CostCode.objects.count(),
+        "links": ErpLink.objects.filter(unlinked_at__isnull=True).count(),
+        "erp_entries": list(ErpMasterEntry.objects.order_by("pk").values_list("pk", "archived_at")),
+        "master_states": MasterExportState.objects.count(),
     }

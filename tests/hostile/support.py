@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from erp_integrations.models import Commitment, CommitmentChangeOrder, ExportState, SubcontractorInvoice
+from erp_integrations.models import (
+    Commitment,
+    CommitmentChangeOrder,
+    ErpMasterEntry,
+    ExportState,
+    SubcontractorInvoice,
+    Vendor,
+)
+from erp_integrations.sandbox.services import sandbox_master_add
 from erp_integrations.services.sync import connection_sync
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
@@ -56,6 +64,8 @@ class CompanyWorld:
     ready: Commitment
     invoice: SubcontractorInvoice  # linked, under `present`
     cco: CommitmentChangeOrder  # a draft, under `present`
+    erp_vendor: ErpMasterEntry  # a vendor of the company's ERP, ready to import
+    new_vendor: Vendor  # a vendor of the directory not in the ERP, ready to export
 
 
 def company_world(name: str, *, username: str, title: str = "Concrete package", vendor: str | None = None):
@@ -71,8 +81,18 @@ def company_world(name: str, *, username: str, title: str = "Concrete package", 
     invoice = factories.link(factories.invoice(commitment=present))
     cco = factories.change_order(commitment=present, title=title)
     delete_in_erp(synced)
+    # Master data: a vendor in the ERP, and one in the directory only.
+    sandbox_master_add(
+        erp_system=company.erp_connection.erp_system,
+        kind="vendor",
+        values={"id": f"V{company.pk}", "name": f"Supplier {company.pk}", "type": "Supplier"},
+    )
+    new_vendor = factories.vendor(company=company, name=f"{name} new vendor", synced=False)
     connection_sync(connection_id=company.erp_connection.pk, trigger="schedule")
-    return CompanyWorld(company, project, approver, synced, present, ready, invoice, cco)
+    erp_vendor = ErpMasterEntry.objects.get(company=company, kind="vendor", erp_id=f"V{company.pk}")
+    return CompanyWorld(
+        company, project, approver, synced, present, ready, invoice, cco, erp_vendor, new_vendor
+    )
 
 
 def kwargs_for(
@@ -92,6 +112,11 @@ def kwargs_for(
         "cco_id": world.cco.pk,
         "erp_system": "sage300",
         "erp_id": world.synced.erp_id,
+        "master_tab": "companies",
+        "entry_id": world.erp_vendor.pk,
+        "entry_action": "link",
+        "master_id": world.new_vendor.pk,
+        "master_action": "export",
     }
     unknown = set(route.params) - set(values)
     assert not unknown, (

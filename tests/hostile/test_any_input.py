@@ -49,6 +49,14 @@ READS = {
     "sandbox_restore": ["kind", "q"],
     "sandbox_mode": ["mode"],
     "login": ["username", "password", "next"],
+    "erp_master_tab": [
+        f"{name}-{param}"
+        for name in ("ready", "import", "update", "synced", "failed")
+        for param in ("q", "after")
+    ],
+    "erp_master_entry_action": ["record", "template", "next"],
+    "erp_master_action": ["id", "type", "reason", "list", "next"],
+    "erp_master_link_all": ["next"],
 }
 #: Routes that take a POST (the others answer it with 405, quickly).
 POSTED = {
@@ -67,6 +75,9 @@ POSTED = {
     "sandbox_delete",
     "sandbox_restore",
     "sandbox_mode",
+    "erp_master_entry_action",
+    "erp_master_action",
+    "erp_master_link_all",
 }
 ADMIN_READS = [
     "q",
@@ -188,10 +199,15 @@ def _url(route, world, *, theirs: bool, odd_id: int | None, tab: str, action: st
         "cco_id": owner.cco.pk,
         "erp_system": "sage300",
         "erp_id": owner.synced.erp_id,
+        "master_tab": "companies",
+        "entry_id": owner.erp_vendor.pk,
+        "entry_action": {"unlink": "archive", "export": "import", "reject": "link"}[action],
+        "master_id": owner.new_vendor.pk,
+        "master_action": action,
     }
     kwargs = {name: values[name] for name in route.params}
     if odd_id is not None:
-        for name in ("record_id", "pk", "iid", "cco_id", "company_id", "project_id"):
+        for name in ("record_id", "pk", "iid", "cco_id", "entry_id", "master_id", "company_id", "project_id"):
             if name in kwargs:
                 kwargs[name] = odd_id
                 break

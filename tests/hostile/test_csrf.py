@@ -21,6 +21,13 @@ def _post_urls(world):
         if route.name in ("erp_action",):
             urls += [url_for(route, world, tab=t, action=a) for t in ("commitments", "subcontractor-invoices")
                      for a in ("unlink", "export", "reject")]  # fmt: skip
+        elif route.name == "erp_master_entry_action":
+            urls += [url_for(route, world).replace("/link/", f"/{a}/") for a in ("import", "link", "archive")]
+        elif route.name == "erp_master_action":
+            urls += [
+                url_for(route, world).replace("/export/", f"/{a}/")
+                for a in ("export", "reject", "unlink", "update")
+            ]
         else:
             urls.append(url_for(route, world))
     return urls

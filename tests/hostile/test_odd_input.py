@@ -161,3 +161,35 @@ def test_odd_filters_and_ids_in_the_audit_trail_and_urls(tool, alpha):
         response = client.get(path)
         assert response.status_code in (403, 404, 405), (path, response.status_code)
         assert client.post(path).status_code in (403, 404, 405), path
+
+
+def test_the_master_data_tabs_answer_odd_searches_and_cursors_with_their_first_page(alpha, signed_in):
+    client = signed_in(alpha.approver)
+    url = reverse("erp_master_tab", kwargs={"company_id": alpha.company.pk, "master_tab": "companies"})
+    for term in SEARCHES:
+        response = client.get(
+            url, {f"{name}-q": term for name in ("ready", "import", "update", "synced", "failed")}
+        )
+        assert response.status_code == 200, repr(term)
+    for cursor in CURSORS:
+        response = client.get(url, {"import-after": cursor, "ready-after": cursor})
+        assert response.status_code == 200, repr(cursor)
+        # The ERP's vendor is on the first page of Ready to Import whatever the cursor.
+        assert alpha.erp_vendor.name in response.text, repr(cursor)
+
+
+def test_odd_export_ids_are_refused_by_the_erps_format_not_with_an_error(alpha, signed_in):
+    client = signed_in(alpha.approver)
+    url = reverse(
+        "erp_master_action",
+        kwargs={
+            "company_id": alpha.company.pk,
+            "master_tab": "companies",
+            "master_id": alpha.new_vendor.pk,
+            "master_action": "export",
+        },
+    )
+    for odd in ("\x00", "x" * 10_000, "١٢٣", "' OR 1=1 --", ""):
+        response = client.post(url, {"id": odd, "type": "Supplier"}, headers={"HX-Request": "true"})
+        assert response.status_code == 422, repr(odd)
+        assert "Vendor id:" in response.text

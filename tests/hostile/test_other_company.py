@@ -22,6 +22,20 @@ def _variants(route):
     return [(tab, action) for tab in tabs for action in actions]
 
 
+def _master_variants(route, world):
+    """Each action of a master-data URL, on the Companies tab and the Projects tab."""
+    names = {
+        "entry_action": ["import", "link", "archive"],
+        "master_action": ["export", "reject", "unlink", "update"],
+    }
+    kwargs = kwargs_for(route, world)
+    variants = [kwargs]
+    for param, actions in names.items():
+        if param in route.params:
+            variants = [kwargs | {param: action} for action in actions]
+    return variants
+
+
 def _answers(client, url):
     """(method, status) of the first method the URL does not refuse with 405."""
     seen = []
@@ -57,7 +71,7 @@ def test_mixing_own_company_or_project_with_another_companys_records_is_404(alph
     before = snapshot()
     mixed = 0
     for route in product_routes():
-        record_params = {"record_id", "pk", "iid"} & set(route.params)
+        record_params = {"record_id", "pk", "iid", "entry_id", "master_id"} & set(route.params)
         if not record_params:
             continue
         for tab, action in _variants(route):
@@ -83,3 +97,36 @@ def test_the_same_urls_work_with_ones_own_ids(alpha, signed_in):
             url = url_for(route, alpha)
             status = client.get(url).status_code
             assert status in (200, 302, 405), f"GET {url} ({route.name}) answered {status}"
+
+
+def test_every_master_data_action_answers_404_to_another_companys_ids(alpha, bravo, signed_in):
+    """Bravo's ids whole, and Alpha's company with Bravo's ERP entry or vendor."""
+    client = signed_in(alpha.approver)
+    routes = [route for route in product_routes() if route.name.startswith("erp_master")]
+    assert {r.name for r in routes} == {
+        "erp_master_tab",
+        "erp_master_link_all",
+        "erp_master_entry_action",
+        "erp_master_action",
+    }
+    before = snapshot()
+    tried = 0
+    for route in routes:
+        for theirs in _master_variants(route, bravo):
+            mixed = kwargs_for(route, alpha) | {
+                name: theirs[name] for name in ("entry_id", "master_id") if name in route.params
+            }
+            mixed |= {
+                name: theirs[name] for name in ("entry_action", "master_action") if name in route.params
+            }
+            urls = [reverse(route.name, kwargs=theirs)]
+            if {"entry_id", "master_id"} & set(route.params):
+                urls.append(reverse(route.name, kwargs=mixed))
+            for url in urls:
+                for method, status in _answers(client, url):
+                    if status == 405:
+                        continue
+                    assert status == 404, f"{method.upper()} {url} ({route.name}) answered {status}"
+                    tried += 1
+    assert tried >= 2 + 3 * 2 + 4 * 2
+    assert snapshot() == before

@@ -102,3 +102,8 @@ def test_an_id_the_erp_has_already_is_refused():
     _run("add", "vendor", "--erp", "sage300", "--id", "ACME", "--name", "Acme", "--type", "Supplier")
     with pytest.raises(CommandError, match="Sage 300 CRE® already has a vendor ACME."):
         _run("add", "vendor", "--erp", "sage300", "--id", "ACME", "--name", "Other", "--type", "Supplier")
+
+
+def test_only_ascii_digits_are_digits_in_a_job_id():
+    with pytest.raises(CommandError, match="does not fit the job mask"):
+        _run("add", "job", "--erp", "sage300", "--id", "٢٦-٠١٠١", "--name", "Harbor Tower")
