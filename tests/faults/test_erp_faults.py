@@ -103,3 +103,46 @@ def test_erp_slower_than_the_timeout_fails_the_run_cleanly(settings):
     # Unlink reads the last completed run, which saw the records gone.
     assert record_unlink(kind=COMMITMENT, user=data.approver, record_id=data.deleted[0].pk).ok
     assert_invariants(unlinked=1)
+
+
+def test_erp_offline_during_an_import_of_master_data_changes_none_of_it():
+    """The ERP goes away while the sync is bringing in its vendors, after its jobs."""
+    from erp_integrations.master_kinds import VENDOR
+    from erp_integrations.models import ErpMasterEntry, Vendor
+    from erp_integrations.sandbox.services import sandbox_master_edit
+    from erp_integrations.services.master import master_entry_import
+    from tests import factories
+    from tests.erp_integrations.services.master_support import entry, in_erp
+
+    company = factories.company(name="Northwind")
+    approver = factories.approver(company)
+    in_erp(company, "job", id="26-0101", name="Harbor Tower")
+    in_erp(company, "vendor", id="ACME", name="Acme Concrete", type="Subcontractor")
+    connection_sync(connection_id=company.erp_connection.pk, trigger="schedule")
+    before = sorted(ErpMasterEntry.objects.values_list("kind", "erp_id", "name"))
+    sandbox_master_edit(
+        erp_system="sage300", kind="job", erp_id="26-0101", values={"name": "Harbor Tower II"}
+    )
+    in_erp(company, "job", id="26-0102", name="Riverside Clinic")
+
+    class OfflineAtVendors(SteppingConnector):
+        def master_records(self, kind: str):
+            if kind == "vendor":
+                sandbox_set_mode(erp_system="sage300", mode="offline")
+            return self.inner.master_records(kind)
+
+    run = connection_sync(
+        connection_id=company.erp_connection.pk, trigger="schedule", connector=OfflineAtVendors("sage300")
+    )
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "Sage 300 CRE® is not responding" in run.error
+    # The jobs read before the ERP went away were not written either.
+    assert sorted(ErpMasterEntry.objects.values_list("kind", "erp_id", "name")) == before
+    assert_invariants()
+    # Add to the platform works from what the last completed sync saw, ERP or not.
+    result = master_entry_import(
+        kind=VENDOR, user=approver, company=company, entry_id=entry(company, "vendor", "ACME").pk
+    )
+    assert result.ok, result.message
+    assert Vendor.objects.get(company=company).erp_vendor_id == "ACME"
