@@ -3,9 +3,9 @@
 Each run replaces a company's ``ErpMasterEntry`` rows of a kind with what the ERP holds:
 new ERP records come in, changed ones are rewritten (only those: an unchanged row is
 not touched), and records deleted in the ERP leave. On PostgreSQL that is one
-``INSERT ... ON CONFLICT`` and one anti-join ``DELETE`` per chunk of arrays; on the
-embedded default, batched ``bulk_create`` upserts and deletes by id. No row is saved
-one at a time.
+``INSERT ... ON CONFLICT`` per chunk of arrays, on the embedded default batched
+``bulk_create`` upserts; on both, what the ERP no longer holds is found by comparing
+the ids in memory and deleted by id, in chunks. No row is saved one at a time.
 """
 
 from __future__ import annotations
@@ -61,13 +61,9 @@ def _replace_postgresql(
                 ],
             )
             written += cursor.rowcount
-        # Deleted in the ERP: an anti-join against every id it holds (a hash join).
-        cursor.execute(
-            f"DELETE FROM {table} AS e WHERE e.company_id = %s AND e.kind = %s "  # noqa: S608
-            "AND NOT EXISTS (SELECT 1 FROM unnest(%s::text[]) AS q(erp_id) WHERE q.erp_id = e.erp_id)",
-            [company_id, kind, [r.erp_id for r in records]],
-        )
-        removed = cursor.rowcount
+    # Deleted in the ERP: the ids the platform holds that the ERP no longer does, compared
+    # in memory (one index-only read of the kind's ids), then deleted by id in chunks.
+    removed = _delete_gone(company_id, kind, {r.erp_id for r in records}, CHUNK_POSTGRESQL)
     return written, removed
 
 
@@ -98,8 +94,19 @@ def _replace_portable(
         unique_fields=["company", "kind", "erp_id"],
         update_fields=["name", "attrs", "seen_at"],
     )
-    present = {r.erp_id for r in records}
-    gone = [pk for erp_id, (pk, _name, _attrs) in known.items() if erp_id not in present]
-    for start in range(0, len(gone), CHUNK_PORTABLE):
-        ErpMasterEntry.objects.filter(pk__in=gone[start : start + CHUNK_PORTABLE]).delete()
-    return len(changed), len(gone)
+    removed = _delete_gone(company_id, kind, {r.erp_id for r in records}, CHUNK_PORTABLE)
+    return len(changed), removed
+
+
+def _delete_gone(company_id: int, kind: str, present: set[str], chunk: int) -> int:
+    entries = ErpMasterEntry.objects.filter(company_id=company_id, kind=kind)
+    gone = [
+        pk
+        for pk, erp_id in entries.values_list("pk", "erp_id").iterator(chunk_size=5000)
+        if erp_id not in present
+    ]
+    for start in range(0, len(gone), chunk):
+        ErpMasterEntry.objects.filter(pk__in=gone[start : start + chunk])._raw_delete(
+            ErpMasterEntry.objects.db
+        )
+    return len(gone)
