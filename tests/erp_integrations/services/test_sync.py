@@ -239,13 +239,15 @@ def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     #   (1 COUNT: every kind's links share one table), the new run (INSERT),
     #   commitments: batch 1 (SELECT) + progress (UPDATE), the empty batch after it (SELECT),
     #   invoices and CCOs: the empty first batch of each (2 SELECTs),
-    #   the marks and completion: SAVEPOINT, the marks (1 UPDATE), the run (UPDATE), RELEASE,
+    #   jobs, vendors and cost codes: the empty first batch of their links (3 SELECTs),
+    #   the marks and completion: SAVEPOINT, the marks (1 UPDATE), the ERP's master data
+    #   (none here: 3 SELECTs of the ids held), the run (UPDATE), RELEASE,
     #   release the claim (pg_advisory_unlock).
     one_batch = count_sync_queries(factories.company(), settings, 2)
-    assert one_batch == (15, 1)
+    assert one_batch == (21, 1)
     # Three full batches: two more batches, each one SELECT and one progress UPDATE.
     three_batches = count_sync_queries(factories.company(), settings, 6)
-    assert three_batches == (15 + 2 * 2, 3)
+    assert three_batches == (21 + 2 * 2, 3)
 
 
 @pytest.mark.postgresql  # the query count or plan is PostgreSQL's
@@ -254,7 +256,7 @@ def test_queries_per_link_stay_flat_with_the_default_batch_size(settings):
     # As above, less the empty batch: a short batch is known to be the last.
     small = count_sync_queries(factories.company(), settings, 3)
     large = count_sync_queries(factories.company(), settings, 60)
-    assert small == large == (14, 1)
+    assert small == large == (20, 1)
 
 
 def test_invoices_are_asked_about_as_requisitions_of_the_same_erp():
