@@ -19,6 +19,7 @@ from erp_integrations.models import (
     CommitmentLineItem,
     SubcontractorInvoice,
     Vendor,
+    company_erp_name,
 )
 from erp_integrations.sandbox.models import SandboxSwitch
 from erp_integrations.services.records import ChangeLineData, LineItemData
@@ -155,8 +156,19 @@ class CommitmentForm(RecordForm):
         fields = ["kind", "number", "title", "vendor", "status"]
 
     def setup(self, *, project, parent) -> None:
-        self.fields["vendor"].queryset = Vendor.objects.filter(company_id=project.company_id).order_by("name")
-        self.fields["vendor"].empty_label = "Choose a vendor"
+        # Only the company's directory; those not in the ERP yet say so, since a
+        # commitment is not exported before its vendor is linked.
+        erp_name = company_erp_name(project.company)
+        field = self.fields["vendor"]
+        field.queryset = Vendor.objects.filter(company_id=project.company_id).order_by("name")
+        field.empty_label = "Choose a vendor"
+        field.label_from_instance = lambda vendor: (
+            vendor.name if vendor.erp_vendor_id else f"{vendor.name} (not in {erp_name} yet)"
+        )
+        field.help_text = (
+            f"Companies of the directory. One not in {erp_name} yet can be chosen, but the commitment "
+            "is exported only once it is linked on the ERP Integrations tool's Companies tab."
+        )
 
     def lines_initial(self, commitment) -> list[dict]:
         return [
