@@ -30,20 +30,33 @@ from accounts.models import (
 from accounts.services import membership_set_privilege
 from erp_integrations.connectors import ErpConnector, ValidationProblem, get_connector
 from erp_integrations.kinds import CCO, COMMITMENT, INVOICE, RecordKind
+from erp_integrations.master_kinds import (
+    COST_CODE,
+    JOB,
+    MASTER_KINDS,
+    VENDOR,
+    prerequisite_problem,
+    unlinked_prerequisites,
+)
 from erp_integrations.models import (
     ChangeOrderLineItem,
     Commitment,
     CommitmentChangeOrder,
     CommitmentLineItem,
+    CostCode,
     ErpConnection,
     ErpLink,
     ErpSystem,
     ExportState,
     LinkedRecord,
+    MasterExportState,
     SubcontractorInvoice,
     Vendor,
 )
+from erp_integrations.sandbox.formats import cost_code_erp_id
+from erp_integrations.sandbox.services import sandbox_master_add, sandbox_records, sandbox_restore
 from erp_integrations.services.links import link_open
+from erp_integrations.services.master_sync import master_entries_replace
 
 DEMO_PASSWORD = "demo"
 
@@ -63,6 +76,21 @@ class DemoCompany:
     projects: tuple[tuple[str, str], ...]
     #: (name, ERP vendor id or None when the vendor is not in the ERP yet)
     vendors: tuple[tuple[str, str | None], ...]
+    #: The ERP's master data, made there by its users: (job id, name) of each job (the
+    #: projects' own, by their number, and others); (vendor id, name, type); (code,
+    #: category or cost type, description). Some match the platform's, some nearly,
+    #: some not at all, so every list of the master-data tabs has rows.
+    erp_jobs: tuple[tuple[str, str], ...] = ()
+    erp_vendors: tuple[tuple[str, str, str], ...] = ()
+    erp_cost_codes: tuple[tuple[str, str, str], ...] = ()
+    #: Project number -> ERP job id, for the projects linked to their job.
+    project_jobs: tuple[tuple[str, str], ...] = ()
+    #: Platform records not in the ERP: projects (number, name) with no records yet,
+    #: and the company's standard cost codes (code, class, description, ERP id or None).
+    new_projects: tuple[tuple[str, str], ...] = ()
+    cost_codes: tuple[tuple[str, str, str, str | None], ...] = ()
+    #: A vendor whose export failed, and the ERP's words.
+    failed_vendor: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,37 @@ COMPANIES = (
             ("Cascade Plumbing", None),
             ("Pacific Northwest Mechanical Contractors", None),
         ),
+        erp_jobs=(
+            ("26-1001", "Harbor Tower"),
+            ("26-1002", "Riverside Clinic"),
+            ("26-1003", "Elm Street Lofts"),
+            ("26-1004", "Bayview Offices Phase 2"),  # nearly the platform's Bayview Offices
+            ("26-1005", "Granary Row Townhomes"),  # nothing like it in the platform
+        ),
+        erp_vendors=(
+            ("GRANITE", "Granite Ridge Concrete", "Subcontractor"),
+            ("BRIGHTSP", "Bright Spark Electric", "Subcontractor"),
+            ("IRONSIDE", "Ironside Steel Erectors Inc", "Subcontractor"),  # renamed in the ERP
+            ("CASCADE", "Cascade Plumbing Co", "Subcontractor"),  # nearly Cascade Plumbing
+            ("NORTHSTA", "Northstar Crane Rental", "Service"),  # not in the platform
+        ),
+        erp_cost_codes=(
+            ("03-300", "L", "Cast-in-place concrete"),
+            ("05-120", "S", "Structural steel"),
+            ("26-050", "L", "Electrical labor"),
+            ("22-100", "M", "Plumbing fixtures"),
+        ),
+        project_jobs=(("P-1001", "26-1001"), ("P-1002", "26-1002"), ("P-1003", "26-1003")),
+        new_projects=(("P-1004", "Bayview Offices"),),
+        cost_codes=(
+            ("03-300", "L", "Cast-in-place concrete", "03-300/L"),
+            ("05-120", "S", "Structural steel", None),
+            ("09-200", "L", "Drywall and framing", None),
+        ),
+        failed_vendor=(
+            "Pacific Northwest Mechanical Contractors",
+            "Sage 300 CRE® is not responding. Try again later.",
+        ),
     ),
     DemoCompany(
         slug="lakeshore-contracting",
@@ -133,6 +192,36 @@ COMPANIES = (
             ("Blue Line Glazing", "1063"),
             ("Meadow Creek Paving", None),
             ("Evergreen Landscaping and Site Services", None),
+        ),
+        erp_jobs=(
+            ("2001", "Airport Terminal B"),
+            ("2002", "Lakeside School"),
+            ("2003", "Cedar Park Apartments"),
+            ("2004", "Marina Boathouse Renovation"),  # nearly the platform's Marina Boathouse
+            ("2005", "Hillcrest Library"),  # nothing like it in the platform
+        ),
+        erp_vendors=(
+            ("1042", "Northgate Drywall", "Subcontractor"),
+            ("1057", "Apex Roofing", "Subcontractor"),
+            ("1063", "Blue Line Glazing Inc", "Subcontractor"),  # renamed in the ERP
+            ("1071", "Meadow Creek Paving LLC", "Subcontractor"),  # nearly Meadow Creek Paving
+            ("1088", "Summit Scaffolding", "Service"),  # not in the platform
+        ),
+        erp_cost_codes=(
+            ("3300", "2", "Concrete labor"),
+            ("9200", "4", "Drywall subcontract"),
+            ("7500", "1", "Roofing material"),
+        ),
+        project_jobs=(("P-2001", "2001"), ("P-2002", "2002"), ("P-2003", "2003")),
+        new_projects=(("P-2004", "Marina Boathouse"),),
+        cost_codes=(
+            ("3300", "2", "Concrete labor", "3300/2"),
+            ("9200", "4", "Drywall subcontract", None),
+            ("3100", "1", "Concrete material", None),
+        ),
+        failed_vendor=(
+            "Evergreen Landscaping and Site Services",
+            "Sage 100 Contractor® is not responding. Try again later.",
         ),
     ),
 )
@@ -450,12 +539,11 @@ class _Seeder:
             _ensure(Project, {"company": company, "number": number}, {"name": name})
             for number, name in spec.projects
         ]
-        vendors = [
-            _ensure(Vendor, {"company": company, "name": name}, {"erp_vendor_id": erp_vendor_id})
-            for name, erp_vendor_id in spec.vendors
-        ]
+        # A vendor's ERP id is its link's copy: written when it is linked (``_master_data``).
+        vendors = [_ensure(Vendor, {"company": company, "name": name}, {}) for name, _erp_id in spec.vendors]
         self._directory(company, projects)
         connector = get_connector(spec.erp_system)
+        self._master_data(connector, company, spec, projects, vendors)
         for project in projects:
             for commitment_spec in COMMITMENTS:
                 commitment = self._commitment(connector, company, project, vendors, commitment_spec)
@@ -464,6 +552,76 @@ class _Seeder:
                 for change_spec in commitment_spec.change_orders:
                     if change_spec.erp_system in ("", spec.erp_system):
                         self._change_order(connector, commitment, change_spec)
+
+    # --- master data: jobs, vendors, cost codes ----------------------------------------------
+    def _master_data(self, connector, company: Company, spec: DemoCompany, projects, vendors) -> None:
+        """The ERP's master data, the platform's links to it, and what the ERP lacks."""
+        erp = spec.erp_system
+        rows = (
+            [("job", job_id, {"id": job_id, "name": name}) for job_id, name in spec.erp_jobs]
+            + [
+                ("vendor", v_id, {"id": v_id, "name": name, "type": kind})
+                for v_id, name, kind in spec.erp_vendors
+            ]
+            + [
+                (
+                    "cost_code",
+                    cost_code_erp_id(code, cost_class),
+                    {"code": code, "class": cost_class, "description": text},
+                )
+                for code, cost_class, text in spec.erp_cost_codes
+            ]
+        )
+        for kind, erp_id, values in rows:
+            found = sandbox_records(erp).filter(kind=kind, erp_id=erp_id).first()
+            if found is None:
+                sandbox_master_add(erp_system=erp, kind=kind, values=values)
+            elif found.deleted_at is not None:
+                sandbox_restore(erp_system=erp, kind=kind, erp_id=erp_id)
+        # What the ERP holds, as a sync brings it in (set-based; unchanged rows stay as they are).
+        for kind in MASTER_KINDS:
+            master_entries_replace(
+                company_id=company.pk,
+                kind=kind.slug,
+                records=connector.master_records(kind.slug),
+                seen_at=self.now,
+            )
+        for number, name in spec.new_projects:
+            _ensure(Project, {"company": company, "number": number}, {"name": name})
+        jobs = dict(spec.project_jobs)
+        for project in projects:
+            if project.number in jobs:
+                self._master_link(JOB, project, jobs[project.number])
+        for vendor, (_name, erp_vendor_id) in zip(vendors, spec.vendors, strict=True):
+            if erp_vendor_id:
+                self._master_link(VENDOR, vendor, erp_vendor_id)
+        for code, cost_class, description, erp_id in spec.cost_codes:
+            cost_code = _ensure(
+                CostCode,
+                {"company": company, "code": code, "cost_class": cost_class},
+                {"description": description},
+            )
+            if erp_id:
+                self._master_link(COST_CODE, cost_code, erp_id)
+        if spec.failed_vendor:
+            name, error = spec.failed_vendor
+            vendor = Vendor.objects.get(company=company, name=name)
+            _ensure(
+                MasterExportState,
+                {"kind": VENDOR.slug, "record_id": vendor.pk},
+                {"company": company, "state": MasterExportState.State.FAILED, "message": error},
+                on_create={"changed_by": self.users["approver"], "changed_at": self.now},
+            )
+
+    def _master_link(self, kind, record, erp_id: str) -> None:
+        """Link a project, vendor or cost code to its ERP record, as Link does (once)."""
+        live = ErpLink.objects.filter(kind=kind.slug, record_id=record.pk, unlinked_at__isnull=True).first()
+        if live is None:
+            live = link_open(
+                kind=kind, record=record, erp_id=erp_id, linked_by=self.users["approver"], linked_at=self.now
+            )
+        _ensure(kind.model, {"pk": record.pk}, {kind.erp_id_field: live.erp_id})
+        setattr(record, kind.erp_id_field, live.erp_id)
 
     def _state_values(self, record: LinkedRecord | None, state: str, *, reason: str = "") -> dict:
         """The export state and everything that goes with it, for a state that is not synced."""
@@ -515,7 +673,11 @@ class _Seeder:
         if after_write is not None:
             after_write(record)
         if spec_state == State.FAILED:
-            error = _error_text(
+            # As Export words it: an unlinked vendor or job first, else the ERP's own limits.
+            unlinked = unlinked_prerequisites(record)
+            error = "\n".join(
+                prerequisite_problem(master, target, connector.display_name) for master, target in unlinked
+            ) or _error_text(
                 connector.validate(kind, record),
                 f"{connector.display_name} did not accept the {kind.erp_noun(connector.erp_system)}.",
             )

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db.models.functions import Length
 
 from accounts.models import (
+    Company,
     DirectoryMembership,
     PermissionLevel,
     PrivilegeChange,
@@ -23,9 +24,12 @@ from erp_integrations.models import (
     Commitment,
     CommitmentChangeOrder,
     CommitmentLineItem,
+    CostCode,
     ErpConnection,
     ErpLink,
+    ErpMasterEntry,
     ExportState,
+    MasterExportState,
     SubcontractorInvoice,
     Vendor,
 )
@@ -125,6 +129,15 @@ def dump() -> dict[str, list]:
         ),
         "sage300": _rows(Sage300Record.objects, "kind", "erp_id", "external_reference", "data", "deleted_at"),
         "sage100": _rows(Sage100Record.objects, "kind", "erp_id", "external_reference", "data", "deleted_at"),
+        "cost_codes": _rows(
+            CostCode.objects, "company__slug", "code", "cost_class", "description", "erp_cost_code_id"
+        ),
+        "erp_entries": _rows(
+            ErpMasterEntry.objects, "company__slug", "kind", "erp_id", "name", "attrs", "seen_at"
+        ),
+        "master_states": _rows(
+            MasterExportState.objects, "kind", "record_id", "state", "message", "changed_at"
+        ),
     }
 
 
@@ -139,7 +152,8 @@ def test_running_twice_leaves_the_same_data():
     assert {name: len(rows) for name, rows in first.items()} == {
         "users": 4,
         "connections": 2,
-        "projects": 6,
+        # 6 projects with records, and one per company not in the ERP yet.
+        "projects": 8,
         "vendors": 10,
         "directory": 6,
         "project_permissions": 18,
@@ -152,6 +166,10 @@ def test_running_twice_leaves_the_same_data():
         "links": len(first["links"]),
         "sage300": len(first["sage300"]),
         "sage100": len(first["sage100"]),
+        "cost_codes": 6,
+        # Per company 5 ERP jobs, 5 ERP vendors and 4 (Sage 300 CRE®) or 3 cost codes.
+        "erp_entries": 10 + 4 + 10 + 3,
+        "master_states": 2,
     }
     # 6 projects: 9 commitments, 6 invoices and 8 CCOs each (9 on Sage 100 Contractor®).
     assert (first_counts["commitments"], first_counts["invoices"], first_counts["change orders"]) == (
@@ -161,8 +179,9 @@ def test_running_twice_leaves_the_same_data():
     )
     # Per project 3 synced commitments, 1 synced invoice, 2 synced CCOs (3 on Sage 100
     # Contractor®, with the purchase order's): one link each.
-    assert len(first["links"]) == 3 * 6 + 3 * 7
-    assert (len(first["sage300"]), len(first["sage100"])) == (3 * 6, 3 * 7)
+    # And per company 3 jobs, 3 vendors and 1 cost code linked.
+    assert len(first["links"]) == 3 * 6 + 3 * 7 + 2 * 7
+    assert (len(first["sage300"]), len(first["sage100"])) == (3 * 6 + 14, 3 * 7 + 13)
 
 
 def test_running_again_after_a_deletion_in_the_erp_links_the_new_erp_record():
@@ -224,8 +243,17 @@ def test_synced_records_exist_in_their_company_erp_and_have_a_whole_link():
             assert (link.kind, link.record_id, link.company_id) == (kind.slug, record.pk, record.company_id)
             assert (link.erp_id, link.linked_at) == (record.erp_id, record.linked_at)
             assert (link.linked_by, link.missing_since_id, link.unlinked_at) == (approver, None, None)
-    # Every live link is a synced record's; nothing else is linked.
-    assert ErpLink.objects.filter(unlinked_at__isnull=True).count() == 39
+    # Every live link is a synced record's, or a linked job, vendor or cost code's.
+    assert (
+        ErpLink.objects.filter(unlinked_at__isnull=True)
+        .exclude(kind__in=["job", "vendor", "cost_code"])
+        .count()
+        == 39
+    )
+    assert (
+        ErpLink.objects.filter(unlinked_at__isnull=True, kind__in=["job", "vendor", "cost_code"]).count()
+        == 14
+    )
     assert not ErpLink.objects.filter(unlinked_at__isnull=False).exists()
     for kind in KINDS:
         assert (
@@ -418,3 +446,30 @@ def test_command_uses_demo_as_the_password_in_debug(settings):
     call_command("seed_demo")
 
     assert User.objects.get(username="pm").check_password("demo")
+
+
+def test_the_demo_fills_every_list_of_the_master_data_tabs():
+    from erp_integrations import selectors
+    from erp_integrations.master_kinds import JOB, VENDOR
+
+    seed_demo(password=PASSWORD)
+
+    for company_spec in COMPANIES:
+        company = Company.objects.get(slug=company_spec.slug)
+        lists = {
+            name: [getattr(row, "name", None) for row in getter(kind=VENDOR, company_id=company.pk).rows]
+            for name, getter in (
+                ("ready", selectors.master_ready_to_export),
+                ("import", selectors.master_ready_to_import),
+                ("update", selectors.master_ready_to_update),
+                ("synced", selectors.master_synced),
+                ("failed", selectors.master_failed),
+            )
+        }
+        assert all(lists.values()), (company_spec.slug, lists)
+        # A near match is suggested with its score; an ERP vendor like none is not.
+        entries = selectors.master_ready_to_import(kind=VENDOR, company_id=company.pk).rows
+        found = selectors.master_suggestions(kind=VENDOR, company_id=company.pk, entries=entries)
+        assert sorted(bool(found[entry.pk]) for entry in entries) == [False, True]
+        assert selectors.master_ready_to_export(kind=JOB, company_id=company.pk).rows
+        assert selectors.master_ready_to_import(kind=JOB, company_id=company.pk).rows
