@@ -142,7 +142,6 @@ def master_tab(request: HtmxHttpRequest, tool: Tool, master_tab: str) -> HttpRes
         if entries
         else []
     )
-    rules = FORMATS.get(erp_system)
     context = {
         "tool": tool,
         "company": tool.company,
@@ -155,7 +154,7 @@ def master_tab(request: HtmxHttpRequest, tool: Tool, master_tab: str) -> HttpRes
         "templates": list(kind.templates(tool.company.pk)[:LINK_CHOICES])
         if kind.templates and entries
         else [],
-        "vendor_types": rules.vendor_types if rules else (),
+        "vendor_types": _vendor_types(tool),
         "decision": tool.access.check(Action.MASTER_DATA),
         "here": request.get_full_path(),
         "tab_url": _tab_url(tool, kind),
@@ -234,8 +233,31 @@ def record_action(
     else:
         result = _run(lambda: master.master_record_update(**common, access=tool.access))
     where = request.POST.get("list", "ready")
-    where = where if where in LISTS else "ready"
+    where = where if where in PLATFORM_LISTS else "ready"
+    fresh = kind.records(tool.company.pk).filter(pk=record.pk).first()
+    if request.htmx and not result.ok and fresh is not None and not kind.erp_id_of(fresh):
+        # Refused or failed: the row stays, with why under it, so the approver can
+        # correct the id and export again without reloading.
+        context = {
+            "kind": kind,
+            "list": {"slug": where},
+            "row": _shown(kind, fresh),
+            "message": result.message,
+            "ok": False,
+            "erp_name": tool.erp_name,
+            "company": tool.company,
+            "here": safe_next(request, _tab_url(tool, kind)),
+            "csrf_input": csrf_input(request),
+            "decision": tool.access.check(Action.MASTER_DATA),
+            "vendor_types": _vendor_types(tool),
+        }
+        return render(request, "erp/master_tab.html#record_row", context, status=status_of(result))
     return _answer(request, tool, kind, result, dom_id=f"{where}-{kind.slug}-{record.pk}")
+
+
+def _vendor_types(tool: Tool) -> tuple[str, ...]:
+    rules = FORMATS.get(tool.connection.erp_system) if tool.connection else None
+    return rules.vendor_types if rules else ()
 
 
 @require_POST

@@ -125,6 +125,8 @@ def test_export_with_a_bad_vendor_id_answers_422_naming_the_field(company, appro
 
     assert response.status_code == 422
     assert "Vendor id: 'x' is not a vendor id of Sage 300 CRE®" in text(response)
+    # The row stays, with its Export form, so the approver can correct the id.
+    assert 'data-testid="export-button"' in response.content.decode()
 
 
 def test_without_javascript_export_goes_back_to_the_tab_with_the_message(company, approver):
