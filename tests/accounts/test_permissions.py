@@ -289,3 +289,32 @@ def test_reuse_or_load_keeps_an_access_only_for_the_same_user_and_company(django
         assert CompanyAccess.reuse_or_load(access, approver, other).company == other
     with django_assert_num_queries(2):
         assert CompanyAccess.reuse_or_load(None, approver, company).user == approver
+
+
+# --- master data: jobs, vendors, cost codes ----------------------------------------------
+@pytest.mark.parametrize(
+    ("erp_level", "privilege", "missing"),
+    [
+        (STANDARD, True, ()),
+        (ADMIN, True, ()),
+        (READ_ONLY, True, (ERP_STANDARD_MISSING,)),
+        (STANDARD, False, (PRIVILEGE_MISSING,)),
+        (PermissionLevel.NONE, False, (ERP_STANDARD_MISSING, PRIVILEGE_MISSING)),
+    ],
+)
+def test_master_data_needs_standard_on_erp_integrations_and_the_privilege_only(
+    company, erp_level, privilege, missing
+):
+    # No Commitments level at all: master data is the company's, not a project's.
+    user = factories.user("someone", company=company, erp_level=erp_level, privilege=privilege)
+
+    decision = check(user, Action.MASTER_DATA, company=company)
+
+    assert decision.allowed is (not missing)
+    assert decision.missing == missing
+    if missing:
+        assert decision.reason == (
+            "Importing, exporting or linking jobs, vendors and cost codes needs "
+            + ", and ".join(missing)
+            + "."
+        )
