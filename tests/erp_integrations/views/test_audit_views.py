@@ -105,7 +105,7 @@ def test_filters_by_record_type_user_action_and_outcome():
     assert numbers("?outcome=failed") == ["7"]
     assert numbers("?action=unlink&outcome=refused") == ["SC-1"]
     # What is not a known value is ignored, not an error.
-    assert numbers("?record_type=vendor&outcome=maybe&user=abc&action=delete") == ["7", "7", "SC-1"]
+    assert numbers("?record_type=owner-invoice&outcome=maybe&user=abc&action=delete") == ["7", "7", "SC-1"]
     assert numbers("?user=99999999999999999999999") == ["7", "7", "SC-1"]
 
 

@@ -252,8 +252,8 @@ def test_sandbox_errors_are_shown_as_messages(staff):
     ]
     response = _post(client, _action_url("sandbox_delete", "JC-9999999"), {"kind": "commitment"})
     assert _messages(response) == ["No commitment with id 'JC-9999999' in this ERP."]
-    response = _post(client, _action_url("sandbox_delete", "JC-0000002"), {"kind": "vendor"})
-    assert _messages(response) == ["Unknown record kind 'vendor'."]
+    response = _post(client, _action_url("sandbox_delete", "JC-0000002"), {"kind": "owner_invoice"})
+    assert _messages(response) == ["Unknown record kind 'owner_invoice'."]
     assert Sage300Record.objects.using("sandbox_sage300").get(erp_id="JC-0000002").deleted_at is None
 
 
