@@ -168,7 +168,7 @@ COMPANIES = (
         project_jobs=(("P-1001", "26-1001"), ("P-1002", "26-1002"), ("P-1003", "26-1003")),
         new_projects=(("P-1004", "Bayview Offices"),),
         cost_codes=(
-            ("03-300", "L", "Cast-in-place concrete", "03-300/L"),
+            ("03-300", "L", "Cast-in-place concrete", "03-300:L"),
             ("05-120", "S", "Structural steel", None),
             ("09-200", "L", "Drywall and framing", None),
         ),
@@ -215,7 +215,7 @@ COMPANIES = (
         project_jobs=(("P-2001", "2001"), ("P-2002", "2002"), ("P-2003", "2003")),
         new_projects=(("P-2004", "Marina Boathouse"),),
         cost_codes=(
-            ("3300", "2", "Concrete labor", "3300/2"),
+            ("3300", "2", "Concrete labor", "3300:2"),
             ("9200", "4", "Drywall subcontract", None),
             ("3100", "1", "Concrete material", None),
         ),

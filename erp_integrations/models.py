@@ -72,7 +72,7 @@ class CostCode(models.Model):
     code = models.CharField(max_length=20)
     cost_class = models.CharField("category or cost type", max_length=5)
     description = models.CharField(max_length=200)
-    # A copy of the live link's ERP id ("03-300/L"), as a vendor's ``erp_vendor_id``.
+    # A copy of the live link's ERP id ("03-300:L"), as a vendor's ``erp_vendor_id``.
     erp_cost_code_id = models.CharField(max_length=40, null=True, blank=True)
 
     class Meta:

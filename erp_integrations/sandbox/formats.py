@@ -115,7 +115,7 @@ class ErpFormats:
 
 def cost_code_erp_id(code: str, cost_class: str) -> str:
     """A cost code's id in the ERP: the code with its category or cost type."""
-    return f"{code}/{cost_class}"
+    return f"{code}:{cost_class}"
 
 
 VENDOR_TYPES = ("Subcontractor", "Supplier", "Service", "Other")

@@ -308,7 +308,7 @@ def seed_master_data(company, *, vendors: int, jobs: int, cost_codes: int) -> No
         *(
             model(
                 kind="cost_code",
-                erp_id=f"{n // 500:02d}-{n % 500:03d}/{classes[n % 5]}",
+                erp_id=f"{n // 500:02d}-{n % 500:03d}:{classes[n % 5]}",
                 data={
                     "code": f"{n // 500:02d}-{n % 500:03d}",
                     "cost_class": classes[n % 5],

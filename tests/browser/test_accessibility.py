@@ -53,6 +53,10 @@ def approver_pages() -> list[str]:
     return [
         *(reverse("erp_tab", args=[company.pk, tab]) for tab in ("commitments", "subcontractor-invoices")),
         reverse("erp_tab", args=[company.pk, "change-orders"]),
+        *(
+            reverse("erp_master_tab", args=[company.pk, tab])
+            for tab in ("projects", "companies", "cost-codes")
+        ),
         reverse("erp_sync", args=[company.pk]),
         reverse("erp_audit", args=[company.pk]),
         reverse("company_list"),
@@ -78,7 +82,7 @@ def test_no_page_of_the_tool_has_a_serious_or_critical_axe_violation(demo, new_c
 
     approver = sign_in(new_context(), "approver")
     urls = approver_pages()
-    assert len(urls) == 17
+    assert len(urls) == 20
     for url in urls:
         found += check(approver, url)
 

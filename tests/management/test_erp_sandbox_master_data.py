@@ -68,8 +68,8 @@ def test_vendors_have_an_id_and_a_type_in_the_erps_format():
 def test_cost_codes_pair_a_category_in_sage_300_and_a_cost_type_in_sage_100():
     _run("add", "cost_code", "--erp", "sage300", "--code", "03-300", "--class", "L", "--description", "Labor")
     _run("add", "cost_code", "--erp", "sage100", "--code", "3300", "--class", "2", "--description", "Labor")
-    assert sandbox_records("sage300").get(kind="cost_code").erp_id == "03-300/L"
-    assert sandbox_records("sage100").get(kind="cost_code").erp_id == "3300/2"
+    assert sandbox_records("sage300").get(kind="cost_code").erp_id == "03-300:L"
+    assert sandbox_records("sage100").get(kind="cost_code").erp_id == "3300:2"
     with pytest.raises(CommandError, match="Cost type: 'L' is not a cost type of Sage 100 Contractor®"):
         _run(
             "add", "cost_code", "--erp", "sage100", "--code", "3300", "--class", "L", "--description", "Labor"

@@ -84,7 +84,7 @@ class Command(BaseCommand):
             sub = actions.add_parser(name, help=f"{verb} a job, vendor, cost code or sub job in the ERP.")
             sub.add_argument("kind", choices=list(MASTER_FIELDS))
             if name == "edit":
-                sub.add_argument("erp_id", help="The ERP's id: a job or vendor id, 03-300/L for a cost code.")
+                sub.add_argument("erp_id", help="The ERP's id: a job or vendor id, 03-300:L for a cost code.")
             sub.add_argument("--erp", choices=list(STORES), required=True)
             sub.add_argument("--id", dest="id_", help="A job's, vendor's or sub job's id.")
             sub.add_argument("--name", help="The name (a job's, vendor's or sub job's).")

@@ -58,7 +58,7 @@ def test_sync_brings_in_the_erps_jobs_vendors_and_cost_codes_as_ready_to_import(
     assert run.status == SyncRun.Status.SUCCEEDED
     assert _names(selectors.master_ready_to_import(kind=JOB, company_id=company.pk)) == ["Harbor Tower"]
     assert _names(selectors.master_ready_to_import(kind=VENDOR, company_id=company.pk)) == ["Acme Concrete"]
-    cost_code = entry(company, "cost_code", "03-300/L")
+    cost_code = entry(company, "cost_code", "03-300:L")
     assert (cost_code.name, cost_code.attrs) == ("Concrete labor", {"code": "03-300", "cost_class": "L"})
     assert entry(company, "vendor", "ACME").attrs == {"vendor_type": "Subcontractor"}
 
@@ -165,7 +165,7 @@ def test_import_cost_codes_makes_the_companys_standard_list(company, approver):
     sync(company)
 
     result = master.master_entry_import(
-        kind=COST_CODE, user=approver, company=company, entry_id=entry(company, "cost_code", "03-300/L").pk
+        kind=COST_CODE, user=approver, company=company, entry_id=entry(company, "cost_code", "03-300:L").pk
     )
 
     assert result.ok, result.message
@@ -174,7 +174,7 @@ def test_import_cost_codes_makes_the_companys_standard_list(company, approver):
         "03-300",
         "L",
         "Concrete labor",
-        "03-300/L",
+        "03-300:L",
     )
 
 

@@ -310,3 +310,26 @@ def test_non_staff_cannot_flip_the_fault_switch(approver):
     response = _client(approver).post(reverse("sandbox_mode", args=["sage300"]), {"mode": "offline"})
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert sandbox_switch("sage300").mode == SandboxSwitch.Mode.NORMAL
+
+
+def test_the_console_lists_the_erps_master_data_and_deletes_a_cost_code(staff):
+    from erp_integrations.sandbox.services import sandbox_master_add
+
+    sandbox_master_add(
+        erp_system="sage300",
+        kind="cost_code",
+        values={"code": "03-300", "class": "L", "description": "Labor"},
+    )
+    sandbox_master_add(
+        erp_system="sage300", kind="vendor", values={"id": "ACME", "name": "Acme", "type": "Supplier"}
+    )
+    client = _client(staff)
+
+    page = client.get(reverse("sandbox_records", args=["sage300"]))
+
+    assert page.status_code == HTTPStatus.OK
+    delete = reverse("sandbox_delete", args=["sage300", "03-300:L"])
+    assert delete in page.content.decode()
+    response = _post(client, delete, {"kind": "cost_code"})
+    assert response.status_code == HTTPStatus.OK
+    assert Sage300Record.objects.using("sandbox_sage300").get(erp_id="03-300:L").deleted_at is not None
