@@ -1,14 +1,22 @@
 from erp_integrations.connectors.base import (
     ErpConnector,
+    ErpCostTransaction,
     ErpError,
+    ErpPayment,
+    ErpRecordValues,
     ErpTimeout,
     ErpUnavailable,
+    Page,
     ValidationProblem,
     get_connector,
 )
 
 __all__ = [
     "ErpConnector",
+    "ErpCostTransaction",
+    "ErpPayment",
+    "ErpRecordValues",
+    "Page",
     "ErpError",
     "ErpTimeout",
     "ErpUnavailable",

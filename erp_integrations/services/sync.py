@@ -37,6 +37,7 @@ from erp_integrations import locks
 from erp_integrations.connectors import ErpConnector, ErpError, get_connector
 from erp_integrations.kinds import KINDS, RecordKind
 from erp_integrations.models import ErpConnection, ErpLink, SyncRun
+from erp_integrations.services.reconciliation import Staging, reconciliation_record
 from erp_integrations.services.results import ActionResult
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def _run(
         links_total=_links_total(connection.company_id, now),
     )
     logger.info("Sync %s of %s started (%s links).", run.pk, connection, run.links_total)
+    staging = Staging()
     try:
         # Every kind's links live in one table, so the changes of all kinds are kept
         # together and applied by the same statements.
@@ -138,14 +140,32 @@ def _run(
         checked = 0
         for kind in KINDS:
             checked = _compare(run, kind, connector, changes, checked)
+        # The ERP's side of the reconciliation, read into the session's staging tables.
+        staging.create()
+        staging.read(run, connector)
         with transaction.atomic():
             missing_found, reappeared = _apply(run, changes)
+            found = reconciliation_record(run=run)
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.links_checked = checked
             run.missing_found = missing_found
             run.reappeared = reappeared
-            run.save(update_fields=["status", "finished_at", "links_checked", "missing_found", "reappeared"])
+            run.drift_found = found.drift
+            run.orphans_found = found.orphans
+            run.erp_records_read = staging.records_read
+            run.save(
+                update_fields=[
+                    "status",
+                    "finished_at",
+                    "links_checked",
+                    "missing_found",
+                    "reappeared",
+                    "drift_found",
+                    "orphans_found",
+                    "erp_records_read",
+                ]
+            )
     except Exception as exc:
         if isinstance(exc, ErpError):
             logger.warning("Sync %s of %s failed: %s", run.pk, connection, exc)
@@ -161,15 +181,26 @@ def _run(
             status=run.status, finished_at=run.finished_at, error=error
         )
         return run
+    finally:
+        _drop_staging(staging)
     logger.info(
-        "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared.",
+        "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared, %s drifted, %s orphans.",
         run.pk,
         connection,
         run.links_checked,
         run.missing_found,
         run.reappeared,
+        run.drift_found,
+        run.orphans_found,
     )
     return run
+
+
+def _drop_staging(staging: Staging) -> None:
+    try:
+        staging.drop()
+    except Exception:  # noqa: BLE001 - a session that is gone took its temporary tables along
+        logger.warning("The sync's staging tables could not be dropped.", exc_info=True)
 
 
 def _live_links(company_id: int, started_at: datetime):
