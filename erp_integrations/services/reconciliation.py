@@ -130,6 +130,7 @@ class Staging:
         """Once everything is read: the index the comparisons join on, and fresh statistics."""
         with db_connection.cursor() as cursor:
             cursor.execute(f"CREATE INDEX recon_erp_records_key ON {RECORDS_TABLE} (kind, erp_id)")
+            cursor.execute(f"CREATE INDEX recon_erp_records_record ON {RECORDS_TABLE} (kind, record_id)")
             cursor.execute(f"CREATE INDEX recon_erp_costs_job ON {COSTS_TABLE} (job)")
             if db_connection.vendor == "postgresql":
                 # Autovacuum never analyzes a temporary table; the planner needs its size.
@@ -384,9 +385,11 @@ def _insert_absent(cursor, run: SyncRun, kind: RecordKind) -> None:
         .values_list("id", "project_id", "number", "erp_id", "amount")
     )
     inner, inner_params = approved.query.sql_with_params()
+    # An ERP record made for it that nothing links is listed among the orphans instead.
     select = (
         "SELECT %s, p.project_id, %s, %s, %s, p.id, p.number, COALESCE(p.erp_id, ''), '', '', '', "  # noqa: S608
-        f"p.amount, NULL, %s, '', %s FROM ({inner}) AS p"
+        f"p.amount, NULL, %s, '', %s FROM ({inner}) AS p "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {RECORDS_TABLE} AS e WHERE e.kind = %s AND e.record_id = p.id)"
     )
     params = [
         run.connection.company_id,
@@ -396,6 +399,7 @@ def _insert_absent(cursor, run: SyncRun, kind: RecordKind) -> None:
         False,
         run.pk,
         *inner_params,
+        kind.slug,
     ]
     _insert(cursor, select, params)
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from erp_integrations.views import account, audit, sync, tool
+from erp_integrations.views import account, audit, reconciliation, sync, tool
 
 
 class _Choice:
@@ -55,6 +55,21 @@ urlpatterns = [
     path("companies/<int:company_id>/erp/sync/progress/", sync.sync_progress, name="erp_sync_progress"),
     path("companies/<int:company_id>/erp/sync/panel/", sync.sync_panel, name="erp_sync_panel"),
     path("companies/<int:company_id>/erp/audit/", audit.audit_trail, name="erp_audit"),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/",
+        reconciliation.reconciliation,
+        name="erp_reconciliation",
+    ),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/export.csv",
+        reconciliation.reconciliation_csv,
+        name="erp_reconciliation_csv",
+    ),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/relink/",
+        reconciliation.reconciliation_relink,
+        name="erp_reconciliation_relink",
+    ),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),
     path(
