@@ -59,6 +59,7 @@ from erp_integrations.models import (
     Discrepancy,
     ErpLink,
     ExportState,
+    JobCostTransaction,
     LinkedRecord,
     ReconciliationTotal,
     SyncRun,
@@ -850,4 +851,24 @@ def last_succeeded_run(*, connection_id: int) -> SyncRun | None:
         SyncRun.objects.filter(connection_id=connection_id, status=SyncRun.Status.SUCCEEDED)
         .order_by("-finished_at", "-id")
         .first()
+    )
+
+
+JOB_COST_TRANSACTIONS_SHOWN = 25
+
+
+def job_cost_by_cost_code(*, project_id: int) -> list[dict]:
+    """The project's job-to-date cost per cost code, as the ERP posted it. Queries: one."""
+    return list(
+        JobCostTransaction.objects.filter(project_id=project_id)
+        .order_by("cost_code")
+        .values("cost_code")
+        .annotate(total=Sum("amount"), count=Count("id"))
+    )
+
+
+def job_cost_transactions(*, project_id: int, limit: int = JOB_COST_TRANSACTIONS_SHOWN) -> list:
+    """The project's latest cost transactions in the ERP. Queries: one."""
+    return list(
+        JobCostTransaction.objects.filter(project_id=project_id).order_by("-posted_on", "-id")[:limit]
     )

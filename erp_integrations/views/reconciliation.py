@@ -157,7 +157,16 @@ def reconciliation(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
             )
         )
     project = next((p for p in projects if p.pk == filters.project_id), None)
+    if project is not None:
+        # The project's job in the ERP: its job-to-date cost by cost code and latest costs.
+        job_costs = selectors.job_cost_by_cost_code(project_id=project.pk)
+        transactions = selectors.job_cost_transactions(project_id=project.pk)
+    else:
+        job_costs, transactions = [], []
     context = {
+        "job_costs": job_costs,
+        "job_cost_total": sum((row["total"] for row in job_costs), Decimal(0)),
+        "transactions": transactions,
         "tool": tool,
         "company": tool.company,
         "erp_name": tool.erp_name,

@@ -6,6 +6,10 @@
     erp_sandbox slow    --erp sage300 [--latency-ms 3000]
     erp_sandbox normal  --erp sage300
     erp_sandbox list    --erp sage300 [--kind commitment|invoice|cco] [--deleted]
+    erp_sandbox edit    commitment|invoice|cco <ERP id> [--amount 1200] [--title T] [--status S] [--vendor V]
+    erp_sandbox cost    --erp sage300 --company <slug> --job <project number> --cost-code 03-300
+                        --amount 500 [--description D] [--on 2026-11-02]
+    erp_sandbox pay     <requisition ERP id> --erp sage300 --company <slug> --amount 250 [--on 2026-11-20]
 
 Without --erp, delete and restore look for the id in every sandbox ERP (their id
 formats differ, so an id is normally in one only).
@@ -13,15 +17,24 @@ formats differ, so an id is normally in one only).
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from datetime import date
+from decimal import Decimal, InvalidOperation
 
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from accounts.models import Company
 from erp_integrations.kinds import BY_SLUG, KINDS
 from erp_integrations.models import ErpSystem
 from erp_integrations.sandbox.models import SandboxSwitch
 from erp_integrations.sandbox.services import (
+    EDITABLE_VALUES,
     STORES,
     SandboxError,
     sandbox_delete,
+    sandbox_edit,
+    sandbox_issue_payment,
+    sandbox_post_cost,
     sandbox_records,
     sandbox_restore,
     sandbox_set_mode,
@@ -70,6 +83,26 @@ class Command(BaseCommand):
         sub.add_argument("--erp", choices=list(STORES), required=True)
         sub.add_argument("--kind", choices=KIND_SLUGS)
         sub.add_argument("--deleted", action="store_true", help="Only records deleted in the ERP.")
+        sub = actions.add_parser("edit", help="Change a record's values in the ERP, as an accountant would.")
+        sub.add_argument("kind", choices=KIND_SLUGS)
+        sub.add_argument("erp_id")
+        sub.add_argument("--erp", choices=list(STORES), help="Which sandbox ERP (default: find the id).")
+        for value in EDITABLE_VALUES:
+            sub.add_argument(f"--{value}")
+        sub = actions.add_parser("cost", help="Post a cost to a job in the ERP (its payroll or AP would).")
+        sub.add_argument("--erp", choices=list(STORES), required=True)
+        sub.add_argument("--company", required=True, help="The company's slug in the platform.")
+        sub.add_argument("--job", required=True, help="The job: the project's number.")
+        sub.add_argument("--cost-code", required=True)
+        sub.add_argument("--amount", required=True)
+        sub.add_argument("--description", default="")
+        sub.add_argument("--on", help="Posting date, YYYY-MM-DD (default: today).")
+        sub = actions.add_parser("pay", help="Issue a payment against a requisition in the ERP.")
+        sub.add_argument("requisition", help="The requisition's ERP id, e.g. AP-REQ-0000004.")
+        sub.add_argument("--erp", choices=list(STORES), required=True)
+        sub.add_argument("--company", required=True, help="The company's slug in the platform.")
+        sub.add_argument("--amount", required=True)
+        sub.add_argument("--on", help="Payment date, YYYY-MM-DD (default: today).")
 
     def handle(self, *args, **options) -> None:
         action = options["action"]
@@ -78,6 +111,12 @@ class Command(BaseCommand):
                 self._delete_or_restore(action, options["kind"], options["erp_id"], options.get("erp"))
             elif action == "list":
                 self._list(options["erp"], options.get("kind"), options["deleted"])
+            elif action == "edit":
+                self._edit(options)
+            elif action == "cost":
+                self._cost(options)
+            elif action == "pay":
+                self._pay(options)
             else:
                 self._set_mode(options["erp"], action, options.get("latency_ms", 0))
         except SandboxError as exc:
@@ -95,6 +134,62 @@ class Command(BaseCommand):
         else:
             sandbox_restore(erp_system=erp_system, kind=kind, erp_id=erp_id)
             self.stdout.write(self.style.SUCCESS(f"Restored {word} {erp_id} in {name}."))
+
+    def _edit(self, options) -> None:
+        kind, erp_id = options["kind"], options["erp_id"]
+        erp_system = options.get("erp") or self._find_erp(kind, erp_id)
+        changes = {name: options[name] for name in EDITABLE_VALUES if options.get(name) is not None}
+        if not changes:
+            raise CommandError(f"Say what to change: {', '.join('--' + name for name in EDITABLE_VALUES)}.")
+        sandbox_edit(erp_system=erp_system, kind=kind, erp_id=erp_id, changes=changes)
+        shown = ", ".join(f"{name} {value!r}" for name, value in changes.items())
+        self.stdout.write(self.style.SUCCESS(f"Changed {self._word(kind, erp_system)} {erp_id}: {shown}."))
+
+    def _company_id(self, slug: str) -> int:
+        company_id = Company.objects.filter(slug=slug).values_list("id", flat=True).first()
+        if company_id is None:
+            raise CommandError(f"No company {slug!r}.")
+        return company_id
+
+    @staticmethod
+    def _amount(value: str) -> Decimal:
+        try:
+            return Decimal(value).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            raise CommandError(f"{value!r} is not an amount.") from None
+
+    @staticmethod
+    def _date(value: str | None) -> date:
+        if not value:
+            return timezone.localdate()
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+    def _cost(self, options) -> None:
+        row = sandbox_post_cost(
+            erp_system=options["erp"],
+            company_id=self._company_id(options["company"]),
+            job=options["job"],
+            cost_code=options["cost_code"],
+            amount=self._amount(options["amount"]),
+            posted_on=self._date(options.get("on")),
+            description=options["description"],
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"Posted {row.erp_id}: {row.amount} to {row.job} {row.cost_code}.")
+        )
+
+    def _pay(self, options) -> None:
+        row = sandbox_issue_payment(
+            erp_system=options["erp"],
+            company_id=self._company_id(options["company"]),
+            requisition=options["requisition"],
+            amount=self._amount(options["amount"]),
+            paid_on=self._date(options.get("on")),
+        )
+        self.stdout.write(self.style.SUCCESS(f"Issued {row.erp_id}: {row.amount} against {row.requisition}."))
 
     def _find_erp(self, kind: str, erp_id: str) -> str:
         found = [erp for erp in STORES if sandbox_records(erp).filter(kind=kind, erp_id=erp_id).exists()]

@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from datetime import date
 from decimal import Decimal
 from http import HTTPStatus
 
@@ -11,7 +12,13 @@ from django.urls import reverse
 
 from erp_integrations.kinds import COMMITMENT
 from erp_integrations.models import Discrepancy, ExportState
-from erp_integrations.sandbox.services import sandbox_edit, sandbox_records, sandbox_set_mode
+from erp_integrations.sandbox.services import (
+    sandbox_edit,
+    sandbox_issue_payment,
+    sandbox_post_cost,
+    sandbox_records,
+    sandbox_set_mode,
+)
 from erp_integrations.services.exports import record_export, record_reject
 from erp_integrations.services.sync import connection_sync
 from tests import factories
@@ -262,3 +269,52 @@ def test_the_tool_header_links_to_the_page():
 
     body = client_for(world.viewer).get(reverse("erp_tab", args=[world.company.pk, "commitments"])).content
     assert page_url(world).encode() in body
+
+
+def test_a_projects_page_shows_its_job_to_date_cost_by_cost_code():
+    world = build_world()
+    synced_commitment(world)
+    for cost_code, amount in (("03-300", "400.00"), ("03-300", "100.00"), ("05-100", "50.00")):
+        sandbox_post_cost(
+            erp_system="sage300",
+            company_id=world.company.pk,
+            job=world.project.number,
+            cost_code=cost_code,
+            amount=Decimal(amount),
+            posted_on=date(2026, 11, 2),
+            description="Labour",
+        )
+    sync(world)
+    client = client_for(world.viewer)
+
+    body = client.get(page_url(world, project=world.project.pk)).content.decode()
+
+    cells = r'data-cost-code="([^"]+)"><td>[^<]+</td><td class="num">(\d+)</td><td class="num">([^<]+)<'
+    by_code = re.findall(cells, body)
+    assert by_code == [("03-300", "2", "500.00"), ("05-100", "1", "50.00")]
+    assert body.count('data-testid="cost-transaction"') == 3
+    project_totals = totals(client.get(page_url(world, project=world.project.pk)))
+    assert project_totals["job_cost"]["erp"] == "550.00 3 records"
+    # The company's page has no job of its own to show.
+    assert 'data-testid="job-costs"' not in client.get(page_url(world)).content.decode()
+
+
+def test_an_invoice_shows_the_payments_the_erp_issued_against_it():
+    world = build_world()
+    commitment = synced_commitment(world)
+    invoice = factories.link(factories.invoice(commitment=commitment, amount=Decimal("250.00")))
+    for amount, day in (("100.00", 5), ("50.00", 20)):
+        sandbox_issue_payment(
+            erp_system="sage300",
+            company_id=world.company.pk,
+            requisition=invoice.erp_id,
+            amount=Decimal(amount),
+            paid_on=date(2026, 11, day),
+        )
+    sync(world)
+
+    response = client_for(world.viewer).get(reverse("invoice_detail", args=[world.project.pk, invoice.pk]))
+
+    body = text(response)
+    assert response.content.decode().count('data-testid="payment"') == 2
+    assert "Paid 150.00 of 250.00" in body
