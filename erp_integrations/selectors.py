@@ -872,3 +872,27 @@ def job_cost_transactions(*, project_id: int, limit: int = JOB_COST_TRANSACTIONS
     return list(
         JobCostTransaction.objects.filter(project_id=project_id).order_by("-posted_on", "-id")[:limit]
     )
+
+
+SYNC_CHART_RUNS = 48
+
+
+def sync_runs_for_chart(*, connection_id: int, limit: int = SYNC_CHART_RUNS) -> list[SyncRun]:
+    """The connection's last finished runs, oldest first, for the history's chart. Queries: one."""
+    runs = list(
+        SyncRun.objects.filter(connection_id=connection_id)
+        .exclude(status=SyncRun.Status.RUNNING)
+        .order_by("-started_at", "-id")
+        .only(
+            "id",
+            "status",
+            "started_at",
+            "finished_at",
+            "links_checked",
+            "missing_found",
+            "drift_found",
+            "orphans_found",
+        )[:limit]
+    )
+    runs.reverse()
+    return runs
