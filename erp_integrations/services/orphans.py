@@ -118,13 +118,7 @@ def _relink(kind: RecordKind, record, orphan: Discrepancy, *, user, erp_system: 
             outcome=AuditEntry.Outcome.SUCCESS,
             message=message,
         )
-        Discrepancy.objects.filter(
-            company_id=locked.company_id,
-            category=Discrepancy.Category.ORPHAN,
-            kind=kind.slug,
-            erp_id=orphan.erp_id,
-        ).delete()
-        # It is in the ERP now: no longer absent.
+        # record_link took the orphan off the list; it is in the ERP now, so not absent either.
         Discrepancy.objects.filter(
             company_id=locked.company_id,
             category=Discrepancy.Category.ABSENT,
