@@ -389,3 +389,19 @@ def test_an_erp_failing_while_its_values_are_read_fails_the_run_and_changes_no_f
     gone.refresh_from_db()
     assert gone.erp_missing_since_id is None, "a failed run marks no link either"
     assert first.status == SyncRun.Status.SUCCEEDED
+
+
+def test_exporting_the_orphans_record_again_links_it_and_takes_it_off_the_list(settings):
+    company = factories.company()
+    approver, commitment, erp_id = timed_out_export(settings, company)
+    record_reject(kind=COMMITMENT, user=approver, record_id=commitment.pk, reason="Wrong vendor")
+    sync(company)
+    assert len(found(company, Discrepancy.Category.ORPHAN)) == 1
+    from erp_integrations.services.exports import record_send_to_accounting
+
+    assert record_send_to_accounting(kind=COMMITMENT, user=approver, record_id=commitment.pk).ok
+
+    result = record_export(kind=COMMITMENT, user=approver, record_id=commitment.pk)
+
+    assert result.ok and erp_id in result.message  # the ERP record the timed-out export made
+    assert found(company, Discrepancy.Category.ORPHAN) == []
