@@ -582,6 +582,11 @@ class ReconciliationTotal(models.Model):
     #: Approved in the platform, absent from the ERP: how many, and their amount.
     absent_count = models.PositiveIntegerField(default=0)
     absent_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    #: The Reconciliation page's counts, so that it counts nothing itself: orphans, and
+    #: rows of drift in all and per field ({"amount": 3, "title": 1}).
+    orphan_count = models.PositiveIntegerField(default=0)
+    drift_count = models.PositiveIntegerField(default=0)
+    drift_fields = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
 
     class Meta:

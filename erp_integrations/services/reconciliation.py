@@ -470,14 +470,22 @@ def _record_totals(run: SyncRun) -> None:
             for project_id, count, amount in cursor.fetchall():
                 row = total(project_id, measure)
                 row.erp_count, row.erp_total = count, _money(amount)
+            # What the page's lists count, per project, list and field.
             cursor.execute(
-                f"SELECT project_id, COUNT(*), SUM(platform_amount) FROM {_table(Discrepancy)} "  # noqa: S608
-                "WHERE company_id = %s AND category = %s AND kind = %s GROUP BY project_id",
-                [company_id, Discrepancy.Category.ABSENT.value, kind.slug],
+                f"SELECT project_id, category, field, COUNT(*), SUM(platform_amount) "  # noqa: S608
+                f"FROM {_table(Discrepancy)} WHERE company_id = %s AND kind = %s "
+                "GROUP BY project_id, category, field",
+                [company_id, kind.slug],
             )
-            for project_id, count, amount in cursor.fetchall():
+            for project_id, category, field_name, count, amount in cursor.fetchall():
                 row = total(project_id, measure)
-                row.absent_count, row.absent_total = count, _money(amount)
+                if category == Discrepancy.Category.ABSENT:
+                    row.absent_count, row.absent_total = count, _money(amount)
+                elif category == Discrepancy.Category.ORPHAN:
+                    row.orphan_count = count
+                else:
+                    row.drift_count += count
+                    row.drift_fields = {**row.drift_fields, field_name: count}
         for model, measure in ((InvoicePayment, PAID[0]), (JobCostTransaction, JOB_COST[0])):
             cursor.execute(
                 f"SELECT project_id, COUNT(*), SUM(amount) FROM {_table(model)} "  # noqa: S608

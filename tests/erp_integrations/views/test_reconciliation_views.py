@@ -54,6 +54,14 @@ def rows(response, category):
     )
 
 
+def list_count(response, category):
+    """The count a list's title shows (the sync's, not the page's)."""
+    body = response.content.decode()
+    found = re.search(rf'data-category="{category}">.*?data-testid="list-count">(\d+)<', body, re.S)
+    assert found, f"no {category} count on the page"
+    return int(found.group(1))
+
+
 def totals(response):
     body = response.content.decode()
     found = {}
@@ -198,6 +206,9 @@ def test_filters_narrow_the_lists_and_a_project_shows_its_own_totals():
 
     amounts_only = client.get(page_url(world, category="drift", field="amount"))
     assert rows(amounts_only, "drift") == [("commitment", here.erp_id)]
+    assert list_count(amounts_only, "drift") == 1
+    assert list_count(client.get(page_url(world)), "drift") == 3
+    assert list_count(project_page, "drift") == 1
     assert 'data-category="orphan"' not in amounts_only.content.decode()
 
     # Another company's project is no filter at all.
