@@ -15,6 +15,7 @@ dies mid-run cannot keep the connection claimed.
 from __future__ import annotations
 
 import logging
+import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ def _run(
     )
     logger.info("Sync %s of %s started (%s links).", run.pk, connection, run.links_total)
     staging = Staging()
+    started = time.monotonic()
     try:
         # Every kind's links live in one table, so the changes of all kinds are kept
         # together and applied by the same statements.
@@ -140,12 +142,23 @@ def _run(
         checked = 0
         for kind in KINDS:
             checked = _compare(run, kind, connector, changes, checked)
+        compared = time.monotonic()
         # The ERP's side of the reconciliation, read into the session's staging tables.
         staging.create()
         staging.read(run, connector)
+        read = time.monotonic()
         with transaction.atomic():
             missing_found, reappeared = _apply(run, changes)
             found = reconciliation_record(run=run)
+            logger.info(
+                "Sync %s: links compared in %.1f s, %s ERP records read in %.1f s, "
+                "findings written in %.1f s.",
+                run.pk,
+                compared - started,
+                staging.records_read,
+                read - compared,
+                time.monotonic() - read,
+            )
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.links_checked = checked

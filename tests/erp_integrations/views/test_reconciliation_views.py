@@ -33,7 +33,7 @@ from tests.erp_integrations.views.tool_world import (
     text,
 )
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def page_url(world, **query):

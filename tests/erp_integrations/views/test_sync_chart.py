@@ -11,7 +11,7 @@ from erp_integrations.charts import HEIGHT, PAD, sync_chart
 from erp_integrations.models import SyncRun
 from tests.erp_integrations.views.tool_world import build_world, client_for
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
 def runs(world, *rows):
