@@ -178,10 +178,20 @@ class RecordKind:
 
     def record_id_of_reference(self, reference: str) -> int | None:
         """The platform record an ERP record's reference names, or None if it is not ours."""
-        prefix, _, number = reference.partition("-")
-        if prefix != self.slug or not number.isdigit() or len(number) > 18:
+        # Called for every ERP record a sync reads: kept to a few string operations.
+        prefix = self._reference_prefix
+        number = reference[len(prefix) :]
+        if (
+            not reference.startswith(prefix)
+            or not (number.isascii() and number.isdigit())
+            or len(number) > 18
+        ):
             return None
         return int(number)
+
+    @cached_property
+    def _reference_prefix(self) -> str:
+        return f"{self.slug}-"
 
     def reconciled_field(self, name: str) -> ReconciledField | None:
         return next((f for f in self.reconciled_fields if f.name == name), None)

@@ -167,23 +167,24 @@ class Staging:
             for page in _pages(fetch):
                 if not page.rows:
                     continue
+                record_id = kind.record_id_of_reference
                 self._write(
                     RECORDS_TABLE,
                     RECORD_COLUMNS,
                     [
                         (
                             kind.slug,
-                            v.erp_id,
-                            kind.record_id_of_reference(v.external_reference),
-                            v.external_reference,
-                            _text(v.number),
-                            v.amount,
-                            v.lines_total,
-                            _text(v.status),
-                            _text(v.vendor),
-                            _text(v.title),
+                            erp_id,
+                            record_id(reference),
+                            reference,
+                            _text(number),
+                            amount,
+                            lines_total,
+                            _text(status),
+                            _text(vendor),
+                            _text(title),
                         )
-                        for v in page.rows
+                        for erp_id, reference, number, amount, lines_total, status, vendor, title in page.rows
                     ],
                 )
                 self.records_read += len(page.rows)
@@ -222,8 +223,8 @@ def _pages(fetch) -> Iterator[Page]:
 
 def _text(value) -> str | None:
     """A value as the staging table keeps it (text columns are 255 characters)."""
-    if value is None:
-        return None
+    if value is None or (value.__class__ is str and len(value) <= 255):
+        return value
     return str(value)[:255]
 
 
@@ -248,8 +249,7 @@ def reconciliation_record(*, run: SyncRun) -> Found:
     ReconciliationTotal.objects.filter(company_id=company_id).delete()
     with db_connection.cursor() as cursor:
         for kind in KINDS:
-            for reconciled in kind.reconciled_fields:
-                _insert_drift(cursor, run, kind, reconciled)
+            _insert_drift(cursor, run, kind)
             _insert_orphans(cursor, run, kind)
             _insert_absent(cursor, run, kind)
         _import_job_costs(cursor, company_id)
@@ -305,38 +305,61 @@ def _linked_records(kind: RecordKind, run: SyncRun):
     )
 
 
-def _insert_drift(cursor, run: SyncRun, kind: RecordKind, reconciled) -> None:
-    """One row per linked record whose ERP value of this field differs from the platform's."""
+DRIFT_TABLE = "recon_drift"
+
+
+def _differs(reconciled, platform: str, erp: str) -> str:
+    """SQL: the ERP reports a value for this field, and it is not the platform's."""
+    if reconciled.money:
+        return f"({erp} IS NOT NULL AND ABS(COALESCE({platform}, 0) - {erp}) >= 0.005)"
+    return f"({erp} IS NOT NULL AND COALESCE({platform}, '') <> {erp})"
+
+
+def _insert_drift(cursor, run: SyncRun, kind: RecordKind) -> None:
+    """One row per field of a linked record whose ERP value differs from the platform's.
+
+    The records are joined with the ERP's values once per kind, keeping only those where
+    some field differs (a few, usually); each field's rows are then taken from those.
+    """
+    fields = kind.reconciled_fields
+    if not fields:
+        return
     platform = (
         _linked_records(kind, run)
-        .annotate(platform_value=reconciled.platform())
-        .values_list("id", "project_id", "number", "erp_id", "platform_value")
+        .annotate(**{f"p_{f.name}": f.platform() for f in fields})
+        .values_list("id", "project_id", "number", "erp_id", *(f"p_{f.name}" for f in fields))
     )
     inner, inner_params = platform.query.sql_with_params()
-    erp = f"e.{reconciled.name}"
-    if reconciled.money:
-        values = f"'', '', COALESCE(p.platform_value, 0), {erp}"
-        differs = f"ABS(COALESCE(p.platform_value, 0) - {erp}) >= 0.005"
-    else:
-        values = f"COALESCE(p.platform_value, ''), {erp}, NULL, NULL"
-        differs = f"COALESCE(p.platform_value, '') <> {erp}"
-    select = (
-        f"SELECT %s, p.project_id, %s, %s, %s, p.id, p.number, p.erp_id, %s, {values}, %s, '', %s "  # noqa: S608
+    columns = ", ".join(f"e.{f.name} AS e_{f.name}" for f in fields)
+    any_differs = " OR ".join(_differs(f, f"p.p_{f.name}", f"e.{f.name}") for f in fields)
+    cursor.execute(f"DROP TABLE IF EXISTS {DRIFT_TABLE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {DRIFT_TABLE} AS SELECT p.*, {columns} "  # noqa: S608
         f"FROM ({inner}) AS p JOIN {RECORDS_TABLE} AS e ON e.kind = %s AND e.erp_id = p.erp_id "
-        f"WHERE {erp} IS NOT NULL AND {differs}"
+        f"WHERE {any_differs}",
+        [*inner_params, kind.slug],
     )
-    params = [
-        run.connection.company_id,
-        Discrepancy.Category.DRIFT.value,
-        kind.slug,
-        kind.reconciliation_rank,
-        reconciled.name,
-        False,
-        run.pk,
-        *inner_params,
-        kind.slug,
-    ]
-    _insert(cursor, select, params)
+    for reconciled in fields:
+        platform_value, erp_value = f"d.p_{reconciled.name}", f"d.e_{reconciled.name}"
+        if reconciled.money:
+            values = f"'', '', COALESCE({platform_value}, 0), {erp_value}"
+        else:
+            values = f"COALESCE({platform_value}, ''), {erp_value}, NULL, NULL"
+        select = (
+            f"SELECT %s, d.project_id, %s, %s, %s, d.id, d.number, d.erp_id, %s, {values}, %s, '', %s "  # noqa: S608
+            f"FROM {DRIFT_TABLE} AS d WHERE {_differs(reconciled, platform_value, erp_value)}"
+        )
+        params = [
+            run.connection.company_id,
+            Discrepancy.Category.DRIFT.value,
+            kind.slug,
+            kind.reconciliation_rank,
+            reconciled.name,
+            False,
+            run.pk,
+        ]
+        _insert(cursor, select, params)
+    cursor.execute(f"DROP TABLE {DRIFT_TABLE}")
 
 
 def _insert_orphans(cursor, run: SyncRun, kind: RecordKind) -> None:

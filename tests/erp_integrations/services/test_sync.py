@@ -223,12 +223,14 @@ def test_the_run_records_who_asked_for_it_and_how():
 #: What the reconciliation adds to a run whatever its size:
 #:   staging tables: DROP IF EXISTS and CREATE (3 + 3), three indexes, three ANALYZEs, the
 #:   DROPs at the end (3): 15;
-#:   findings: DELETE the company's discrepancies and totals (2), one INSERT ... SELECT per
-#:   reconciled field (5 + 3 + 5), per kind its orphans (3) and absent records (3): 21;
+#:   findings: DELETE the company's discrepancies and totals (2); per kind the records
+#:   whose values differ into a temporary table (DROP IF EXISTS, CREATE ... AS SELECT,
+#:   DROP: 3 x 3) and one INSERT ... SELECT per reconciled field (5 + 3 + 5); per kind its
+#:   orphans (3) and absent records (3): 30;
 #:   job costs and payments: DELETE and INSERT ... SELECT each: 4;
 #:   totals: per kind platform, ERP and absent (3 x 3), paid and job cost (2), one INSERT: 12;
 #:   the run's counts of drift, orphans and absent records: 3.
-RECONCILIATION_QUERIES = 15 + 21 + 4 + 12 + 3
+RECONCILIATION_QUERIES = 15 + 30 + 4 + 12 + 3
 
 
 def count_sync_queries(company, settings, n):
