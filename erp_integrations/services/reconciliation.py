@@ -297,12 +297,13 @@ def _insert(cursor, select: str, params: Iterable) -> None:
 
 def _linked_records(kind: RecordKind, run: SyncRun):
     """The company's records linked when the run started (the links the run judged)."""
+    # No ORDER BY: the models' default ordering would join and sort every record.
     return kind.model.objects.filter(
         company_id=run.connection.company_id,
         link__isnull=False,
         link__unlinked_at__isnull=True,
         link__linked_at__lte=run.started_at,
-    )
+    ).order_by()
 
 
 DRIFT_TABLE = "recon_drift"
@@ -405,6 +406,7 @@ def _insert_absent(cursor, run: SyncRun, kind: RecordKind) -> None:
     approved = (
         kind.model.objects.filter(company_id=run.connection.company_id, status__in=kind.approved_statuses)
         .filter(Q(link__isnull=True) | Q(link__missing_since__isnull=False))
+        .order_by()
         .values_list("id", "project_id", "number", "erp_id", "amount")
     )
     inner, inner_params = approved.query.sql_with_params()
