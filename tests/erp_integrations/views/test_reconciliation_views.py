@@ -1,6 +1,7 @@
 """The Reconciliation page: totals, the three lists, filters, CSV and Link again."""
 
 import csv
+import html
 import io
 import re
 from datetime import date
@@ -329,3 +330,30 @@ def test_an_invoice_shows_the_payments_the_erp_issued_against_it():
     body = text(response)
     assert response.content.decode().count('data-testid="payment"') == 2
     assert "Paid 150.00 of 250.00" in body
+
+
+def test_values_from_the_erp_are_shown_as_text():
+    world = build_world()
+    record = synced_commitment(world)
+    sandbox_edit(
+        erp_system="sage300",
+        kind="commitment",
+        erp_id=record.erp_id,
+        changes={"title": "<script>alert(1)</script>", "vendor": '"><img src=x>'},
+    )
+    sync(world)
+
+    body = client_for(world.viewer).get(page_url(world)).content.decode()
+
+    assert "<script>alert(1)" not in body and "<img src=x>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_the_projects_commitments_tool_links_to_its_reconciliation_for_who_may_open_it():
+    world = build_world()
+    url = reverse("commitment_list", args=[world.project.pk])
+    link = f"{page_url(world)}?project={world.project.pk}"
+
+    assert link in html.unescape(client_for(world.viewer).get(url).content.decode())
+    # 'member' has the Commitments tool but not ERP Integrations.
+    assert 'data-testid="project-reconciliation"' not in client_for(world.member).get(url).content.decode()
