@@ -255,6 +255,11 @@ def reconciliation_record(*, run: SyncRun) -> Found:
         _import_job_costs(cursor, company_id)
         _import_payments(cursor, company_id)
     _record_totals(run)
+    if db_connection.vendor == "postgresql":
+        # The table was just rewritten; the page's plans should know its new size now
+        # rather than when autovacuum next comes by.
+        with db_connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {_table(Discrepancy)}")
     found = Discrepancy.objects.filter(company_id=company_id)
     return Found(
         drift=found.filter(category=Discrepancy.Category.DRIFT)

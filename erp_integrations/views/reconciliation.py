@@ -133,6 +133,7 @@ def reconciliation(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     """
     projects = selectors.company_projects(company_id=tool.company.pk)
     filters = _filters(request, tool, projects)
+    by_id = {project.pk: project for project in projects}
     company_id = tool.company.pk
     counts = selectors.discrepancy_counts(company_id=company_id, filters=filters)
     lists = []
@@ -145,6 +146,8 @@ def reconciliation(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
             after=request.GET.get("after", "") if filters.category else "",
             before=request.GET.get("before", "") if filters.category else "",
         )
+        for item in page.rows:
+            item.project = by_id.get(item.project_id)
         title, empty = LIST_TITLES[Discrepancy.Category(category)]
         lists.append(
             RowList(
