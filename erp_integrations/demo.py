@@ -54,7 +54,15 @@ from erp_integrations.models import (
     Vendor,
 )
 from erp_integrations.sandbox.formats import cost_code_erp_id
-from erp_integrations.sandbox.services import sandbox_master_add, sandbox_records, sandbox_restore
+from erp_integrations.sandbox.services import (
+    COST_STORES,
+    PAYMENT_STORES,
+    sandbox_issue_payment,
+    sandbox_master_add,
+    sandbox_post_cost,
+    sandbox_records,
+    sandbox_restore,
+)
 from erp_integrations.services.links import link_open
 from erp_integrations.services.master_sync import master_entries_replace
 
@@ -422,6 +430,19 @@ COMMITMENTS = (
 )
 
 
+#: Costs the ERP posted to each demo project's job: (cost code, description, amount, day
+#: of November 2026). Imported by the sync; the Reconciliation page shows them.
+JOB_COSTS = (
+    ("03-300", "Concrete placement, level 1", "61250.00", 3),
+    ("03-300", "Concrete placement, level 2", "58900.00", 17),
+    ("03-200", "Reinforcing steel delivery", "21400.00", 5),
+    ("26-050", "Conduit rough-in, levels 1-2", "18750.00", 12),
+    ("01-540", "Crane rental, months 1-3", "72000.00", 1),
+)
+#: The payment the ERP issued against invoice 1 of SC-001 (its amount less 10 % retainage).
+PAYMENT = ("SC-001", "1", "34425.00", date(2026, 11, 20))
+
+
 @dataclass(frozen=True)
 class DemoUser:
     username: str
@@ -552,6 +573,39 @@ class _Seeder:
                 for change_spec in commitment_spec.change_orders:
                     if change_spec.erp_system in ("", spec.erp_system):
                         self._change_order(connector, commitment, change_spec)
+            self._erp_costs_and_payment(spec.erp_system, company, project)
+
+    def _erp_costs_and_payment(self, erp_system: str, company: Company, project: Project) -> None:
+        """What the ERP itself holds of the project's job: its costs, and a payment issued."""
+        costs = COST_STORES[erp_system]
+        if not costs.objects.using(costs.database).filter(company_id=company.pk, job=project.number).exists():
+            for cost_code, description, amount, day in JOB_COSTS:
+                sandbox_post_cost(
+                    erp_system=erp_system,
+                    company_id=company.pk,
+                    job=project.number,
+                    cost_code=cost_code,
+                    amount=Decimal(amount),
+                    posted_on=date(2026, 11, day),
+                    description=description,
+                )
+        commitment_number, invoice_number, amount, paid_on = PAYMENT
+        invoice = SubcontractorInvoice.objects.filter(
+            commitment__project=project, commitment__number=commitment_number, number=invoice_number
+        ).first()
+        payments = PAYMENT_STORES[erp_system]
+        if (
+            invoice is not None
+            and invoice.erp_id
+            and not payments.objects.using(payments.database).filter(requisition=invoice.erp_id).exists()
+        ):
+            sandbox_issue_payment(
+                erp_system=erp_system,
+                company_id=company.pk,
+                requisition=invoice.erp_id,
+                amount=Decimal(amount),
+                paid_on=paid_on,
+            )
 
     # --- master data: jobs, vendors, cost codes ----------------------------------------------
     def _master_data(self, connector, company: Company, spec: DemoCompany, projects, vendors) -> None:

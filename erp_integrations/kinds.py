@@ -23,14 +23,18 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.expressions import BaseExpression
 from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from erp_integrations.models import (
     AuditEntry,
+    ChangeOrderLineItem,
     Commitment,
     CommitmentChangeOrder,
+    CommitmentLineItem,
     ErpSystem,
     LinkedRecord,
     SubcontractorInvoice,
@@ -54,6 +58,35 @@ class SortColumn:
 NUMBER = SortColumn("number", "number", "Number")
 TITLE = SortColumn("title", "title", "Title")
 AMOUNT = SortColumn("amount", "amount", "Amount", descending_first=True)
+
+
+@dataclass(frozen=True)
+class ReconciledField:
+    """A value the sync compares between a linked record and its ERP record.
+
+    ``name`` is also the ERP value it is compared with (``ErpRecordValues``); ``platform``
+    says where the platform keeps it, as an expression on the kind's model, so the
+    comparison runs in SQL over every link at once.
+    """
+
+    name: str
+    label: str
+    #: Builds the expression (called when the sync compares, not at import).
+    platform: Callable[[], BaseExpression]
+    #: Money: compared to the cent and shown as amounts.
+    money: bool = False
+
+
+def _lines_total(line_model, parent_field: str) -> Callable[[], Subquery]:
+    def total() -> Subquery:
+        lines = line_model.objects.filter(**{parent_field: OuterRef("pk")})
+        return Subquery(lines.values(parent_field).annotate(total=Sum("amount")).values("total"))
+
+    return total
+
+
+#: The ERP's values every reconciled field is compared with (ErpRecordValues' fields).
+RECONCILED_VALUES = ("amount", "lines_total", "status", "vendor", "title")
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +150,16 @@ class RecordKind:
     sort_columns: tuple[SortColumn, ...] = (NUMBER, AMOUNT)
     #: Warnings an export gives without refusing (the ERP cuts a field, say).
     erp_warnings: Callable[[Any, str], list[str]] = field(default=lambda record, erp_name: [])
+    #: What the sync compares between a linked record and its ERP record.
+    reconciled_fields: tuple[ReconciledField, ...] = ()
+    #: The record's statuses that mean "approved in the platform": such a record belongs
+    #: in the ERP, and the Reconciliation page lists it while it is not there.
+    approved_statuses: tuple[str, ...] = ()
+    #: The Reconciliation page's lists show kinds in this order (CCOs first: a change
+    #: approved in the platform that never reached the ERP is the costliest miss).
+    reconciliation_rank: int = 0
+    #: The Reconciliation page's total of the kind: (slug, label), e.g. ("committed", "Committed").
+    measure: tuple[str, str] = ("", "")
 
     def erp_noun(self, erp_system: str, *, plural: bool = False) -> str:
         singular, many = self.erp_nouns.get(erp_system, (self.noun, self.nouns))
@@ -132,6 +175,26 @@ class RecordKind:
     def external_reference(self, record) -> str:
         """The platform id an ERP record carries, so a retried export finds it."""
         return f"{self.slug}-{record.pk}"
+
+    def record_id_of_reference(self, reference: str) -> int | None:
+        """The platform record an ERP record's reference names, or None if it is not ours."""
+        # Called for every ERP record a sync reads: kept to a few string operations.
+        prefix = self._reference_prefix
+        number = reference[len(prefix) :]
+        if (
+            not reference.startswith(prefix)
+            or not (number.isascii() and number.isdigit())
+            or len(number) > 18
+        ):
+            return None
+        return int(number)
+
+    @cached_property
+    def _reference_prefix(self) -> str:
+        return f"{self.slug}-"
+
+    def reconciled_field(self, name: str) -> ReconciledField | None:
+        return next((f for f in self.reconciled_fields if f.name == name), None)
 
     def detail_url(self, record) -> str:
         return reverse(self.detail_url_name, args=[record.project_id, record.pk])
@@ -180,7 +243,12 @@ def _commitment_payload(commitment: Commitment) -> dict:
         "kind": commitment.kind,
         "vendor": commitment.vendor.name,
         "amount": str(commitment.amount),
+        "status": commitment.status,
         "project": commitment.project.number,
+        "lines": [
+            {"cost_code": line.cost_code, "description": line.description, "amount": str(line.amount)}
+            for line in commitment.line_items.all()
+        ],
     }
 
 
@@ -192,6 +260,7 @@ def _invoice_payload(invoice: SubcontractorInvoice) -> dict:
         "period_start": invoice.billing_period_start.isoformat(),
         "period_end": invoice.billing_period_end.isoformat(),
         "amount": str(invoice.amount),
+        "status": invoice.status,
     }
 
 
@@ -222,6 +291,7 @@ def _cco_payload(change_order: CommitmentChangeOrder) -> dict:
         "commitment_kind": change_order.commitment.kind,
         "vendor": change_order.vendor.name,
         "amount": str(change_order.amount),
+        "status": change_order.status,
         "lines": [
             {"cost_code": line["cost_code"], "amount": str(line["amount"])}
             for line in summed_change_lines(change_order)
@@ -237,6 +307,11 @@ def _cco_warnings(change_order: CommitmentChangeOrder, erp_name: str) -> list[st
         ]
     return []
 
+
+AMOUNT_FIELD = ReconciledField("amount", "Amount", lambda: F("amount"), money=True)
+STATUS_FIELD = ReconciledField("status", "Status", lambda: F("status"))
+VENDOR_FIELD = ReconciledField("vendor", "Vendor", lambda: F("vendor__name"))
+TITLE_FIELD = ReconciledField("title", "Title", lambda: F("title"))
 
 # Lock namespaces: 1 is the sync's (see ``locks.SYNC``).
 COMMITMENT = RecordKind(
@@ -264,6 +339,18 @@ COMMITMENT = RecordKind(
     rules_path="erp_integrations.services.records.COMMITMENT_RULES",
     search_fields=("title",),
     sort_columns=(NUMBER, TITLE, AMOUNT),
+    reconciled_fields=(
+        AMOUNT_FIELD,
+        ReconciledField(
+            "lines_total", "Line items total", _lines_total(CommitmentLineItem, "commitment"), money=True
+        ),
+        STATUS_FIELD,
+        VENDOR_FIELD,
+        TITLE_FIELD,
+    ),
+    approved_statuses=(Commitment.Status.APPROVED, Commitment.Status.COMPLETE),
+    reconciliation_rank=1,
+    measure=("committed", "Committed"),
 )
 
 INVOICE = RecordKind(
@@ -295,6 +382,10 @@ INVOICE = RecordKind(
     rules_path="erp_integrations.services.records.INVOICE_RULES",
     related=("project", "vendor", "commitment"),
     title_heading="Billing period",
+    reconciled_fields=(AMOUNT_FIELD, STATUS_FIELD, VENDOR_FIELD),
+    approved_statuses=(SubcontractorInvoice.Status.APPROVED, SubcontractorInvoice.Status.APPROVED_AS_NOTED),
+    reconciliation_rank=2,
+    measure=("invoiced", "Invoiced"),
 )
 
 CCO = RecordKind(
@@ -328,6 +419,18 @@ CCO = RecordKind(
     search_fields=("title",),
     sort_columns=(NUMBER, TITLE, AMOUNT),
     erp_warnings=_cco_warnings,
+    reconciled_fields=(
+        AMOUNT_FIELD,
+        ReconciledField(
+            "lines_total", "Line items total", _lines_total(ChangeOrderLineItem, "change_order"), money=True
+        ),
+        STATUS_FIELD,
+        VENDOR_FIELD,
+        TITLE_FIELD,
+    ),
+    approved_statuses=(CommitmentChangeOrder.Status.APPROVED,),
+    reconciliation_rank=0,
+    measure=("change_orders", "Change orders"),
 )
 
 #: Every kind, in tab order.
@@ -335,6 +438,8 @@ KINDS: tuple[RecordKind, ...] = (COMMITMENT, INVOICE, CCO)
 BY_SLUG: dict[str, RecordKind] = {kind.slug: kind for kind in KINDS}
 BY_TAB: dict[str, RecordKind] = {kind.tab_slug: kind for kind in KINDS}
 BY_MODEL: dict[type, RecordKind] = {kind.model: kind for kind in KINDS}
+#: The kinds in the order the Reconciliation page lists them (CCOs first).
+RECONCILIATION_ORDER: tuple[RecordKind, ...] = tuple(sorted(KINDS, key=lambda k: k.reconciliation_rank))
 
 
 def kind_of(record) -> RecordKind:

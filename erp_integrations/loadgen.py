@@ -41,10 +41,14 @@ from erp_integrations.models import (
     Commitment,
     CommitmentChangeOrder,
     CommitmentLineItem,
+    Discrepancy,
     ErpConnection,
     ErpLink,
     ErpSystem,
     ExportState,
+    InvoicePayment,
+    JobCostTransaction,
+    ReconciliationTotal,
     SubcontractorInvoice,
     Vendor,
 )
@@ -713,6 +717,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     data,
                     _ts(linked),
                     deleted_at if plan.c_missing[i] else None,
+                    company.pk,
                 )
             for i in synced_i:
                 c = plan.i_commitment[i]
@@ -732,6 +737,7 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     data,
                     _ts(_invoice_linked(plan, i)),
                     deleted_at if plan.i_missing[i] else None,
+                    company.pk,
                 )
             for j in synced_o:
                 c = plan.o_commitment[j]
@@ -750,13 +756,23 @@ def load_data_generate(spec: LoadSpec, *, log: Callable[[str], None] = lambda _m
                     data,
                     _ts(o_linked(j)),
                     deleted_at if plan.o_missing[j] else None,
+                    company.pk,
                 )
 
         with _BulkLoad(sandbox_alias, sandbox_table, n_links, log):
             _copy_rows(
                 sandbox_alias,
                 sandbox_table,
-                ["id", "kind", "erp_id", "external_reference", "data", "created_at", "deleted_at"],
+                [
+                    "id",
+                    "kind",
+                    "erp_id",
+                    "external_reference",
+                    "data",
+                    "created_at",
+                    "deleted_at",
+                    "company_id",
+                ],
                 sandbox_rows(),
             )
         lap(f"sandbox {erp_name} records")
@@ -1179,13 +1195,17 @@ def load_data_delete(*, company_slug: str, log: Callable[[str], None] = lambda _
         cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE company_id <> %s)", [cid])
         return cursor.fetchone()[0]
 
+    t_payment = InvoicePayment._meta.db_table
     with transaction.atomic(using="default"), connections["default"].cursor() as cursor:
+        # What the sync's reconciliation found and imported for the company.
+        for model in (Discrepancy, ReconciliationTotal, JobCostTransaction, InvoicePayment):
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE company_id = %s", [cid])
         truncated: set[str] = set()
         if only_this_company(cursor, t_audit):
             cursor.execute(f"TRUNCATE {t_audit}")
             truncated.add(t_audit)
         # The records and their links reference each other's tables: truncated together or not at all.
-        record_tables = [t_cco_line, t_cco, t_invoice, t_line, t_commitment, t_link]
+        record_tables = [t_payment, t_cco_line, t_cco, t_invoice, t_line, t_commitment, t_link]
         if all(only_this_company(cursor, table) for table in (t_commitment, t_invoice, t_cco, t_link)):
             cursor.execute(f"TRUNCATE {', '.join(record_tables)}")
             truncated |= set(record_tables)

@@ -206,6 +206,11 @@ class SyncRun(models.Model):
     links_checked = models.PositiveIntegerField(default=0)
     missing_found = models.PositiveIntegerField(default=0)
     reappeared = models.PositiveIntegerField(default=0)
+    # What the run's reconciliation found (see services.reconciliation): linked records
+    # whose ERP values differ, and ERP records this platform made that nothing links.
+    drift_found = models.PositiveIntegerField(default=0)
+    orphans_found = models.PositiveIntegerField(default=0)
+    erp_records_read = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -601,3 +606,130 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.record_type} {self.record_number}: {self.outcome}"
+
+
+# --- reconciliation: what the last completed sync found, for the Reconciliation page ----------
+
+
+class Discrepancy(models.Model):
+    """One disagreement between the platform and the ERP, as the last completed sync saw it.
+
+    Written only by the sync, all of a company's at once when a run completes (a failed
+    run leaves them as they were), so the Reconciliation page reads them and computes
+    nothing. One row per differing field of a drifted record.
+    """
+
+    class Category(models.TextChoices):
+        DRIFT = "drift", "Differs in the ERP"
+        ORPHAN = "orphan", "Orphan in the ERP"
+        ABSENT = "absent", "Approved, not in the ERP"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    #: The record's project; NULL for an orphan whose platform record is gone.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    category = models.CharField(max_length=10, choices=Category.choices)
+    #: The record kind's slug.
+    kind = models.CharField(max_length=20)
+    #: Where the kind comes in the page's lists: CCOs first (``RecordKind.reconciliation_rank``).
+    rank = models.PositiveSmallIntegerField(default=0)
+    #: The platform record (NULL for an orphan whose platform record was deleted).
+    record_id = models.BigIntegerField(null=True, blank=True)
+    number = models.CharField(max_length=50, blank=True)
+    erp_id = models.CharField("ERP id", max_length=40, blank=True)
+    #: The field that differs (drift): a name of ``RecordKind.reconciled_fields``.
+    field = models.CharField(max_length=20, blank=True)
+    platform_value = models.TextField(blank=True)
+    erp_value = models.TextField(blank=True)
+    #: Amounts: the platform's and the ERP's (drift of a money field; an orphan's or an
+    #: absent record's amount).
+    platform_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    erp_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    #: An orphan's platform record still exists and has no link: it can be linked again.
+    relinkable = models.BooleanField(default=False)
+    #: An orphan: the reference the ERP record carries ("commitment-12").
+    external_reference = models.CharField(max_length=80, blank=True)
+    found_by = models.ForeignKey(
+        SyncRun, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
+
+    class Meta:
+        ordering = ["category", "rank", "id"]
+        indexes = [
+            # The page's lists, each a keyset walk: per company or per project, per category.
+            models.Index(fields=["company", "category", "rank", "id"], name="discrepancy_company"),
+            models.Index(fields=["project", "category", "rank", "id"], name="discrepancy_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.kind} {self.number or self.erp_id} {self.field}".strip()
+
+
+class ReconciliationTotal(models.Model):
+    """A total of one measure (committed, invoiced, paid...) per project, platform and ERP side.
+
+    Written by the sync with the discrepancies. ``project`` NULL: ERP records whose
+    platform record is gone.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    measure = models.CharField(max_length=20)
+    platform_count = models.PositiveIntegerField(null=True, blank=True)
+    platform_total = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    erp_count = models.PositiveIntegerField(default=0)
+    erp_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    #: Approved in the platform, absent from the ERP: how many, and their amount.
+    absent_count = models.PositiveIntegerField(default=0)
+    absent_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    #: The Reconciliation page's counts, so that it counts nothing itself: orphans, and
+    #: rows of drift in all and per field ({"amount": 3, "title": 1}).
+    orphan_count = models.PositiveIntegerField(default=0)
+    drift_count = models.PositiveIntegerField(default=0)
+    drift_fields = models.JSONField(default=dict, blank=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "measure"], name="recon_total_company")]
+
+    def __str__(self) -> str:
+        return f"{self.measure}: {self.platform_total} / {self.erp_total}"
+
+
+class JobCostTransaction(models.Model):
+    """A cost the ERP posted to a project's job (import only), as the last completed sync read it."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    erp_id = models.CharField("ERP id", max_length=40)
+    cost_code = models.CharField(max_length=30)
+    posted_on = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-posted_on", "-id"]
+        indexes = [
+            models.Index(fields=["project", "cost_code"], name="job_cost_by_code"),
+            models.Index(fields=["company"], name="job_cost_company"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.erp_id} {self.cost_code} {self.amount}"
+
+
+class InvoicePayment(models.Model):
+    """A payment the ERP issued against a subcontractor invoice (import only)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(SubcontractorInvoice, on_delete=models.CASCADE, related_name="payments")
+    erp_id = models.CharField("ERP id", max_length=40)
+    paid_on = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["-paid_on", "-id"]
+        indexes = [models.Index(fields=["company"], name="invoice_payment_company")]
+
+    def __str__(self) -> str:
+        return f"{self.erp_id} {self.amount}"

@@ -32,6 +32,7 @@ from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    Count,
     DateTimeField,
     DecimalField,
     Exists,
@@ -44,6 +45,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.expressions import RawSQL
@@ -51,10 +53,20 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
-from accounts.models import User
+from accounts.models import Project, User
 from accounts.permissions import companies_of, level_opens_tool
-from erp_integrations.kinds import RecordKind, SortColumn
-from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, SyncRun, Vendor
+from erp_integrations.kinds import BY_SLUG, RECONCILED_VALUES, RecordKind, SortColumn
+from erp_integrations.models import (
+    AuditEntry,
+    Discrepancy,
+    ErpLink,
+    ExportState,
+    JobCostTransaction,
+    LinkedRecord,
+    ReconciliationTotal,
+    SyncRun,
+    Vendor,
+)
 
 #: Rows per page of the record lists.
 RECORD_PAGE_SIZE = 25
@@ -898,3 +910,246 @@ def master_exact_pairs(*, kind, company_id: int, limit: int) -> list[tuple[Any, 
     for record in records.filter(lowered__in={entry.lowered for entry in entries}).order_by("pk"):
         by_name.setdefault(record.lowered, []).append(record)
     return [(entry, by_name.get(entry.lowered, [])) for entry in entries]
+
+
+# --- reconciliation -------------------------------------------------------------------------
+RECONCILIATION_PAGE_SIZE = 25
+#: The Reconciliation page's lists, in its order: what should be in the ERP and is not
+#: (CCOs first), then what the ERP holds that nothing links, then values that differ.
+RECONCILIATION_CATEGORIES = (
+    Discrepancy.Category.ABSENT,
+    Discrepancy.Category.ORPHAN,
+    Discrepancy.Category.DRIFT,
+)
+
+
+@dataclass(frozen=True)
+class ReconciliationFilters:
+    project_id: int | None = None
+    kind: str = ""
+    category: str = ""
+    field: str = ""
+
+    @classmethod
+    def parse(cls, data) -> ReconciliationFilters:
+        """Filters from query parameters; a value that is not one we know is ignored."""
+        project = data.get("project", "")
+        kind = data.get("kind", "")
+        category = data.get("category", "")
+        field = data.get("field", "")
+        return cls(
+            project_id=int(project)
+            if project.isascii() and project.isdigit() and len(project) < 19
+            else None,
+            kind=kind if kind in BY_SLUG else "",
+            category=category if category in Discrepancy.Category.values else "",
+            field=field if field in RECONCILED_VALUES else "",
+        )
+
+    def as_query(self) -> dict[str, str]:
+        query = {
+            "project": str(self.project_id) if self.project_id else "",
+            "kind": self.kind,
+            "category": self.category,
+            "field": self.field,
+        }
+        return {name: value for name, value in query.items() if value}
+
+
+def parse_id(value: str) -> int | None:
+    # isdigit() alone accepts "²", which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def _discrepancies(*, company_id: int, filters: ReconciliationFilters) -> QuerySet[Discrepancy]:
+    queryset = Discrepancy.objects.filter(company_id=company_id)
+    if filters.project_id:
+        queryset = queryset.filter(project_id=filters.project_id)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.field:
+        # A field filter is about drift; the other lists have no fields.
+        queryset = queryset.filter(Q(field=filters.field) | ~Q(category=Discrepancy.Category.DRIFT))
+    return queryset
+
+
+def discrepancy_page(
+    *,
+    company_id: int,
+    filters: ReconciliationFilters,
+    category: str,
+    after: str = "",
+    before: str = "",
+    page_size: int = RECONCILIATION_PAGE_SIZE,
+) -> Page[Discrepancy]:
+    """One list of the Reconciliation page, CCOs first. Queries: one.
+
+    The rows' projects are not joined: the page has them already (its project filter),
+    and the plain query walks its index and stops after a page, however many rows the
+    list has and whatever the planner's statistics say of them.
+    """
+    queryset = _discrepancies(company_id=company_id, filters=filters).filter(category=category)
+    return _keyset_page(
+        queryset,
+        sort=f"rank-{category}",
+        field="rank",
+        descending=False,
+        after=after,
+        before=before,
+        page_size=page_size,
+    )
+
+
+def discrepancy_counts(*, company_id: int, filters: ReconciliationFilters) -> dict[str, int]:
+    """How many rows each list of the Reconciliation page has, as the sync counted them.
+
+    Read from the totals (a few rows per project), never counted over the findings.
+    Queries: one.
+    """
+    totals = ReconciliationTotal.objects.filter(company_id=company_id)
+    if filters.project_id:
+        totals = totals.filter(project_id=filters.project_id)
+    if filters.kind:
+        totals = totals.filter(measure=BY_SLUG[filters.kind].measure[0])
+    counts = dict.fromkeys(Discrepancy.Category.values, 0)
+    for absent, orphans, drift, fields in totals.values_list(
+        "absent_count", "orphan_count", "drift_count", "drift_fields"
+    ):
+        counts[Discrepancy.Category.ABSENT] += absent
+        counts[Discrepancy.Category.ORPHAN] += orphans
+        counts[Discrepancy.Category.DRIFT] += (fields or {}).get(filters.field, 0) if filters.field else drift
+    return counts
+
+
+def discrepancy_rows(*, company_id: int, filters: ReconciliationFilters):
+    """Every row the filters select, for the CSV export: read in chunks, never all at once."""
+    return (
+        _discrepancies(company_id=company_id, filters=filters)
+        .filter(category=filters.category)
+        .select_related("project", "found_by")
+        .order_by("rank", "id")
+        if filters.category
+        else _discrepancies(company_id=company_id, filters=filters)
+        .select_related("project", "found_by")
+        .order_by("category", "rank", "id")
+    )
+
+
+@dataclass(frozen=True)
+class TotalRow:
+    measure: str
+    label: str
+    #: None where the platform keeps no figure of its own (payments, job costs).
+    platform_count: int | None
+    platform_total: Decimal | None
+    erp_count: int
+    erp_total: Decimal
+    absent_count: int
+    absent_total: Decimal
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.platform_total is None:
+            return None
+        return self.erp_total - self.platform_total
+
+
+def reconciliation_totals(
+    *, company_id: int, project_id: int | None, measures: Sequence[tuple[str, str]]
+) -> list[TotalRow]:
+    """Platform and ERP totals per measure, of the company or one project. Queries: one."""
+    queryset = ReconciliationTotal.objects.filter(company_id=company_id)
+    if project_id:
+        queryset = queryset.filter(project_id=project_id)
+    sums = {
+        row["measure"]: row
+        for row in queryset.order_by()
+        .values("measure")
+        .annotate(
+            platform_count=Sum("platform_count"),
+            platform_total=Sum("platform_total"),
+            erp_count=Sum("erp_count"),
+            erp_total=Sum("erp_total"),
+            absent_count=Sum("absent_count"),
+            absent_total=Sum("absent_total"),
+        )
+    }
+    zero = Decimal("0.00")
+    rows = []
+    for measure, label in measures:
+        found = sums.get(measure, {})
+        platform_total = found.get("platform_total")
+        platform_count = found.get("platform_count")
+        # A kind's measure has a platform side even when no record is linked yet.
+        has_platform_side = measure in {kind.measure[0] for kind in BY_SLUG.values()}
+        rows.append(
+            TotalRow(
+                measure=measure,
+                label=label,
+                platform_count=(platform_count or 0) if has_platform_side else None,
+                platform_total=(platform_total or zero) if has_platform_side else None,
+                erp_count=found.get("erp_count") or 0,
+                erp_total=found.get("erp_total") or zero,
+                absent_count=found.get("absent_count") or 0,
+                absent_total=found.get("absent_total") or zero,
+            )
+        )
+    return rows
+
+
+def company_projects(*, company_id: int) -> list[Project]:
+    """The company's projects by number, for the Reconciliation page's project filter. Queries: one."""
+    return list(Project.objects.filter(company_id=company_id).order_by("number").only("id", "number", "name"))
+
+
+def last_succeeded_run(*, connection_id: int) -> SyncRun | None:
+    """The run whose findings the Reconciliation page shows. Queries: one."""
+    return (
+        SyncRun.objects.filter(connection_id=connection_id, status=SyncRun.Status.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+JOB_COST_TRANSACTIONS_SHOWN = 25
+
+
+def job_cost_by_cost_code(*, project_id: int) -> list[dict]:
+    """The project's job-to-date cost per cost code, as the ERP posted it. Queries: one."""
+    return list(
+        JobCostTransaction.objects.filter(project_id=project_id)
+        .order_by("cost_code")
+        .values("cost_code")
+        .annotate(total=Sum("amount"), count=Count("id"))
+    )
+
+
+def job_cost_transactions(*, project_id: int, limit: int = JOB_COST_TRANSACTIONS_SHOWN) -> list:
+    """The project's latest cost transactions in the ERP. Queries: one."""
+    return list(
+        JobCostTransaction.objects.filter(project_id=project_id).order_by("-posted_on", "-id")[:limit]
+    )
+
+
+SYNC_CHART_RUNS = 48
+
+
+def sync_runs_for_chart(*, connection_id: int, limit: int = SYNC_CHART_RUNS) -> list[SyncRun]:
+    """The connection's last finished runs, oldest first, for the history's chart. Queries: one."""
+    runs = list(
+        SyncRun.objects.filter(connection_id=connection_id)
+        .exclude(status=SyncRun.Status.RUNNING)
+        .order_by("-started_at", "-id")
+        .only(
+            "id",
+            "status",
+            "started_at",
+            "finished_at",
+            "links_checked",
+            "missing_found",
+            "drift_found",
+            "orphans_found",
+        )[:limit]
+    )
+    runs.reverse()
+    return runs

@@ -9,7 +9,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from erp_integrations.kinds import RecordKind
@@ -48,6 +50,57 @@ class ErpMasterRecord:
     erp_id: str
     name: str
     attrs: dict
+
+
+class ErpRecordValues(NamedTuple):
+    """What the ERP holds of one of its records, as the reconciliation compares it.
+
+    A value the ERP does not report is None and is not compared. A named tuple: a sync
+    reads one per ERP record, millions of them.
+    """
+
+    erp_id: str
+    #: The platform id the record carries ("commitment-12"), as the export sent it.
+    external_reference: str
+    number: str | None
+    amount: Decimal | None
+    #: The sum of its lines' amounts.
+    lines_total: Decimal | None
+    status: str | None
+    vendor: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class ErpCostTransaction:
+    """A cost the ERP posted to a job and cost code."""
+
+    erp_id: str
+    #: The ERP's job id of the project.
+    job: str
+    cost_code: str
+    posted_on: date
+    amount: Decimal
+    description: str
+
+
+@dataclass(frozen=True)
+class ErpPayment:
+    """A payment the ERP issued against a requisition (a subcontractor invoice)."""
+
+    erp_id: str
+    #: The requisition's ERP id.
+    requisition: str
+    paid_on: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Page[T]:
+    """One page of what the ERP lists, and where the next one starts (None: no more)."""
+
+    rows: list[T]
+    next_after: int | None
 
 
 class ErpConnector(ABC):
@@ -102,6 +155,18 @@ class ErpConnector(ABC):
     @abstractmethod
     def existing_ids(self, kind: str, erp_ids: Iterable[str]) -> set[str]:
         """Which of these ERP ids of ``kind`` (a kind's slug: "commitment", "invoice", "cco") still exist."""
+
+    @abstractmethod
+    def records(self, kind: str, *, company_id: int, after: int, limit: int) -> Page[ErpRecordValues]:
+        """The company's live ERP records of ``kind`` carrying this platform's reference, a page at a time."""
+
+    @abstractmethod
+    def cost_transactions(self, *, company_id: int, after: int, limit: int) -> Page[ErpCostTransaction]:
+        """The costs the ERP posted to the company's jobs, a page at a time."""
+
+    @abstractmethod
+    def payments(self, *, company_id: int, after: int, limit: int) -> Page[ErpPayment]:
+        """The payments the ERP issued against the company's requisitions, a page at a time."""
 
 
 def get_connector(erp_system: str) -> ErpConnector:

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 
 from erp_integrations.connectors.base import (
     ErpConnector,
+    ErpCostTransaction,
     ErpError,
     ErpMasterRecord,
+    ErpPayment,
+    ErpRecordValues,
     ErpTimeout,
     ErpUnavailable,
+    Page,
     ValidationProblem,
 )
 from erp_integrations.models import Commitment, CommitmentChangeOrder, ErpSystem, SubcontractorInvoice
 from erp_integrations.sandbox.formats import FORMATS
 from erp_integrations.sandbox.models import SandboxRecord, SandboxSwitch
 from erp_integrations.sandbox.services import (
+    COST_STORES,
+    PAYMENT_STORES,
     SandboxError,
     sandbox_job_mask,
     sandbox_master_add,
@@ -122,9 +129,11 @@ class SandboxConnector(ErpConnector):
 
     # --- export ------------------------------------------------------------------
     def export(self, kind, record) -> str:
-        return self._export(kind.slug, kind.external_reference(record), kind.erp_payload(record))
+        return self._export(
+            kind.slug, kind.external_reference(record), kind.erp_payload(record), record.company_id
+        )
 
-    def _export(self, kind: str, reference: str, data: dict) -> str:
+    def _export(self, kind: str, reference: str, data: dict, company_id: int) -> str:
         delay = self._answer_delay()
         records = self.model.objects.using(self.alias)
         live = records.filter(kind=kind, external_reference=reference, deleted_at__isnull=True)
@@ -138,12 +147,16 @@ class SandboxConnector(ErpConnector):
                     # A previous try made it (and perhaps timed out before we heard the id):
                     # bring it up to date with what is exported now, as an upsert by
                     # external reference does, instead of making a second record.
-                    if existing.data != data:
-                        live.filter(pk=existing.pk).update(data=data)
+                    if existing.data != data or existing.company_id != company_id:
+                        live.filter(pk=existing.pk).update(data=data, company_id=company_id)
                     erp_id = existing.erp_id
                 else:
                     record = records.create(
-                        kind=kind, erp_id=f"pending-{reference}", external_reference=reference, data=data
+                        kind=kind,
+                        erp_id=f"pending-{reference}",
+                        external_reference=reference,
+                        data=data,
+                        company_id=company_id,
                     )
                     record.erp_id = self.id_formats[kind].format(n=record.pk)
                     record.save(update_fields=["erp_id"], using=self.alias)
@@ -241,6 +254,93 @@ class SandboxConnector(ErpConnector):
             .values_list("erp_id", flat=True)
         )
 
+    # --- reconciliation -------------------------------------------------------------
+    def records(self, kind: str, *, company_id: int, after: int, limit: int) -> Page[ErpRecordValues]:
+        delay = self._answer_delay()
+        connection = connections[self.alias]
+        if connection.vendor == "postgresql":
+            rows = self._records_postgresql(connection, kind, company_id, after, limit)
+        else:
+            rows = [
+                (pk, erp_id, reference, *_values(data))
+                for pk, erp_id, reference, data in self.model.objects.using(self.alias)
+                .filter(company_id=company_id, kind=kind, deleted_at__isnull=True, id__gt=after)
+                .exclude(external_reference="")
+                .order_by("id")
+                .values_list("id", "erp_id", "external_reference", "data")[:limit]
+            ]
+        self._wait(delay)
+        values = [ErpRecordValues(*row[1:]) for row in rows]
+        return Page(values, rows[-1][0] if len(rows) == limit else None)
+
+    def _records_postgresql(self, connection, kind: str, company_id: int, after: int, limit: int) -> list:
+        # The values are taken out of the JSON by PostgreSQL: decoding every document in
+        # Python cost more than the rest of a page.
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        sql = (
+            "SELECT id, erp_id, external_reference, data->>'number', "  # noqa: S608 - table from the model
+            "CASE WHEN data->>'amount' ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN (data->>'amount')::numeric END, "
+            "CASE WHEN jsonb_typeof(data->'lines') = 'array' THEN "
+            "(SELECT sum((l->>'amount')::numeric) FROM jsonb_array_elements(data->'lines') AS l) END, "
+            "data->>'status', data->>'vendor', data->>'title' "
+            f"FROM {table} WHERE company_id = %s AND kind = %s AND deleted_at IS NULL "
+            "AND external_reference <> '' AND id > %s ORDER BY id LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [company_id, kind, after, limit])
+            return cursor.fetchall()
+
+    def cost_transactions(self, *, company_id: int, after: int, limit: int) -> Page[ErpCostTransaction]:
+        delay = self._answer_delay()
+        model = COST_STORES[self.erp_system]
+        rows = list(
+            model.objects.using(model.database)
+            .filter(company_id=company_id, id__gt=after)
+            .order_by("id")
+            .values_list("id", "erp_id", "job", "cost_code", "posted_on", "amount", "description")[:limit]
+        )
+        self._wait(delay)
+        next_after = rows[-1][0] if len(rows) == limit else None
+        return Page([ErpCostTransaction(*row[1:]) for row in rows], next_after)
+
+    def payments(self, *, company_id: int, after: int, limit: int) -> Page[ErpPayment]:
+        delay = self._answer_delay()
+        model = PAYMENT_STORES[self.erp_system]
+        rows = list(
+            model.objects.using(model.database)
+            .filter(company_id=company_id, id__gt=after)
+            .order_by("id")
+            .values_list("id", "erp_id", "requisition", "paid_on", "amount")[:limit]
+        )
+        self._wait(delay)
+        return Page([ErpPayment(*row[1:]) for row in rows], rows[-1][0] if len(rows) == limit else None)
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _values(data: dict) -> tuple:
+    """(number, amount, lines total, status, vendor, title) of a record's data, as PostgreSQL reads them."""
+    lines = data.get("lines")
+    lines_total = None
+    if isinstance(lines, list):
+        amounts = [_decimal(line.get("amount")) for line in lines if isinstance(line, dict)]
+        lines_total = sum((a for a in amounts if a is not None), Decimal(0)) if amounts else None
+    return (
+        data.get("number"),
+        _decimal(data.get("amount")),
+        lines_total,
+        data.get("status"),
+        data.get("vendor"),
+        data.get("title"),
+    )
+
 
 class Sage300CreConnector(SandboxConnector):
     erp_system = ErpSystem.SAGE_300_CRE.value
@@ -292,13 +392,13 @@ class Sage100ContractorConnector(SandboxConnector):
     max_cco_number = 12
     kept_on_update = ("change_orders",)
 
-    def _export(self, kind: str, reference: str, data: dict) -> str:
+    def _export(self, kind: str, reference: str, data: dict, company_id: int) -> str:
         """As every ERP does; and a change to a purchase order is appended to that PO.
 
         In Sage 100 Contractor® a purchase order's change order is kept on the PO
         itself: its lines are added to the PO's, marked with the change order's id.
         """
-        erp_id = super()._export(kind, reference, data)
+        erp_id = super()._export(kind, reference, data, company_id)
         if data.get("commitment_kind") == Commitment.Kind.PURCHASE_ORDER and data.get("commitment"):
             self._append_to_purchase_order(data["commitment"], erp_id, data)
         return erp_id

@@ -28,6 +28,11 @@ class SandboxRecord(models.Model):
     # The platform record's id travels as the external reference, so an export
     # retried after a timeout finds the record it already made.
     external_reference = models.CharField(max_length=80)
+    # Which company's ERP the record lives in. A real installation has one ERP database
+    # per company; the sandbox keeps every company's records of one ERP in one store, so
+    # reading "every record of this company's ERP" needs the company. NULL for records
+    # made before the column existed (the reconciliation does not read those).
+    company_id = models.BigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     # When a user of the ERP last changed the record (master data is edited there).
@@ -59,6 +64,9 @@ class Sage300Record(SandboxRecord):
         verbose_name = "Sage 300 CRE® record"
         ordering = ["id"]
         constraints = _record_constraints("sage300")
+        indexes = [
+            models.Index(fields=["company_id", "kind", "id"], name="sage300_company_kind"),
+        ]
 
 
 class Sage100Record(SandboxRecord):
@@ -68,6 +76,88 @@ class Sage100Record(SandboxRecord):
         verbose_name = "Sage 100 Contractor® record"
         ordering = ["id"]
         constraints = _record_constraints("sage100")
+        indexes = [
+            models.Index(fields=["company_id", "kind", "id"], name="sage100_company_kind"),
+        ]
+
+
+class SandboxCostTransaction(models.Model):
+    """A cost posted in the ERP against a job and cost code (payroll, AP, equipment).
+
+    The ERP's own data: the platform imports it and never writes it. The job is the ERP's
+    job id of a project (see ``erp_integrations.services.reconciliation.project_job_id``).
+    """
+
+    database: str = ""
+
+    company_id = models.BigIntegerField()
+    erp_id = models.CharField(max_length=40, unique=True)
+    job = models.CharField(max_length=40)
+    cost_code = models.CharField(max_length=30)
+    posted_on = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.erp_id} {self.job} {self.cost_code} {self.amount}"
+
+
+class Sage300CostTransaction(SandboxCostTransaction):
+    database = "sandbox_sage300"
+
+    class Meta:
+        verbose_name = "Sage 300 CRE® cost transaction"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["company_id", "id"], name="sage300_cost_company")]
+
+
+class Sage100CostTransaction(SandboxCostTransaction):
+    database = "sandbox_sage100"
+
+    class Meta:
+        verbose_name = "Sage 100 Contractor® cost transaction"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["company_id", "id"], name="sage100_cost_company")]
+
+
+class SandboxPayment(models.Model):
+    """A payment (a check) the ERP issued against a requisition."""
+
+    database: str = ""
+
+    company_id = models.BigIntegerField()
+    erp_id = models.CharField(max_length=40, unique=True)
+    #: The ERP id of the requisition it pays.
+    requisition = models.CharField(max_length=40)
+    paid_on = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.erp_id} {self.requisition} {self.amount}"
+
+
+class Sage300Payment(SandboxPayment):
+    database = "sandbox_sage300"
+
+    class Meta:
+        verbose_name = "Sage 300 CRE® payment"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["company_id", "id"], name="sage300_payment_company")]
+
+
+class Sage100Payment(SandboxPayment):
+    database = "sandbox_sage100"
+
+    class Meta:
+        verbose_name = "Sage 100 Contractor® payment"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["company_id", "id"], name="sage100_payment_company")]
 
 
 class SandboxSwitch(models.Model):

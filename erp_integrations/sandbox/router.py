@@ -34,7 +34,8 @@ class SandboxRouter:
         if db in settings.SANDBOX_DATABASES:
             if app_label != SANDBOX_APP:
                 return False
-            if model_name in ("sage300record", "sage100record"):
-                return db == f"sandbox_{model_name.removesuffix('record')}"
+            for erp in ("sage300", "sage100"):
+                if model_name and model_name.startswith(erp):
+                    return db == f"sandbox_{erp}"
             return True
         return app_label != SANDBOX_APP

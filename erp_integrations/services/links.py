@@ -12,7 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from erp_integrations.kinds import RecordKind
-from erp_integrations.models import ErpLink, ExportState, LinkedRecord
+from erp_integrations.models import Discrepancy, ErpLink, ExportState, LinkedRecord
 
 
 def link_open(
@@ -32,6 +32,11 @@ def link_open(
 def record_link(*, kind: RecordKind, record: LinkedRecord, erp_id: str, linked_by) -> ErpLink:
     """Link ``record`` (synced, with the link's copies) and save it; the new link."""
     link = link_open(kind=kind, record=record, erp_id=erp_id, linked_by=linked_by)
+    # The ERP record is linked now: if the last sync listed it as an orphan (an export
+    # that timed out, say, exported again), it is one no longer.
+    Discrepancy.objects.filter(
+        company_id=record.company_id, category=Discrepancy.Category.ORPHAN, kind=kind.slug, erp_id=erp_id
+    ).delete()
     record.link, record.erp_id, record.linked_at = link, link.erp_id, link.linked_at
     record.export_state = ExportState.SYNCED
     record.export_error = ""

@@ -528,6 +528,11 @@ class InvoiceRules(RecordRules):
     number_taken = "An invoice numbered {number} already exists on this subcontract."
     FIELDS = ("number", "billing_period_start", "billing_period_end", "amount", "retainage", "status")
 
+    def page(self, invoice):
+        # The payments the ERP issued against it, as the last completed sync imported them.
+        payments = list(invoice.payments.order_by("-paid_on", "-id"))
+        return {"payments": payments, "paid_total": _total(payments)}
+
     def create_refusal(self, commitment):
         if commitment.kind != Commitment.Kind.SUBCONTRACT:
             return "Subcontractor invoices can only be created under a subcontract, not a purchase order."

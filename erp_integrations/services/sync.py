@@ -19,6 +19,7 @@ dies mid-run cannot keep the connection claimed.
 from __future__ import annotations
 
 import logging
+import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from erp_integrations.kinds import KINDS, RecordKind
 from erp_integrations.master_kinds import MASTER_KINDS, MasterKind
 from erp_integrations.models import ErpConnection, ErpLink, SyncRun
 from erp_integrations.services.master_sync import master_entries_replace
+from erp_integrations.services.reconciliation import Staging, reconciliation_record
 from erp_integrations.services.results import ActionResult
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,8 @@ def _run(
         links_total=_links_total(connection.company_id, now),
     )
     logger.info("Sync %s of %s started (%s links).", run.pk, connection, run.links_total)
+    staging = Staging()
+    started = time.monotonic()
     try:
         # Every kind's links live in one table, so the changes of all kinds are kept
         # together and applied by the same statements.
@@ -147,18 +151,47 @@ def _run(
             checked = _compare(run, kind, connector, changes, checked)
         # The ERP's master data, asked for before anything is written.
         master = {kind.slug: connector.master_records(kind.slug) for kind in MASTER_KINDS}
+        compared = time.monotonic()
+        # The ERP's side of the reconciliation, read into the session's staging tables.
+        staging.create()
+        staging.read(run, connector)
+        read = time.monotonic()
         with transaction.atomic():
             missing_found, reappeared = _apply(run, changes)
             for slug, records in master.items():
                 master_entries_replace(
                     company_id=connection.company_id, kind=slug, records=records, seen_at=run.started_at
                 )
+            found = reconciliation_record(run=run)
+            logger.info(
+                "Sync %s: links compared in %.1f s, %s ERP records read in %.1f s, "
+                "findings written in %.1f s.",
+                run.pk,
+                compared - started,
+                staging.records_read,
+                read - compared,
+                time.monotonic() - read,
+            )
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.links_checked = checked
             run.missing_found = missing_found
             run.reappeared = reappeared
-            run.save(update_fields=["status", "finished_at", "links_checked", "missing_found", "reappeared"])
+            run.drift_found = found.drift
+            run.orphans_found = found.orphans
+            run.erp_records_read = staging.records_read
+            run.save(
+                update_fields=[
+                    "status",
+                    "finished_at",
+                    "links_checked",
+                    "missing_found",
+                    "reappeared",
+                    "drift_found",
+                    "orphans_found",
+                    "erp_records_read",
+                ]
+            )
     except Exception as exc:
         if isinstance(exc, ErpError):
             logger.warning("Sync %s of %s failed: %s", run.pk, connection, exc)
@@ -174,15 +207,26 @@ def _run(
             status=run.status, finished_at=run.finished_at, error=error
         )
         return run
+    finally:
+        _drop_staging(staging)
     logger.info(
-        "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared.",
+        "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared, %s drifted, %s orphans.",
         run.pk,
         connection,
         run.links_checked,
         run.missing_found,
         run.reappeared,
+        run.drift_found,
+        run.orphans_found,
     )
     return run
+
+
+def _drop_staging(staging: Staging) -> None:
+    try:
+        staging.drop()
+    except Exception:  # noqa: BLE001 - a session that is gone took its temporary tables along
+        logger.warning("The sync's staging tables could not be dropped.", exc_info=True)
 
 
 def _live_links(company_id: int, started_at: datetime):

@@ -61,6 +61,8 @@ def commitment_list(request: HttpRequest, project_id: int) -> HttpResponse:
             "after": after,
             "next_query": next_query,
             "can_edit": access.check(Action.EDIT_COMMITMENTS, project),
+            # The project's Reconciliation, for who may open the company's ERP tool.
+            "can_reconcile": access.check(Action.VIEW_TOOL),
         },
     )
 

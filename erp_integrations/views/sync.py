@@ -18,6 +18,7 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from accounts.permissions import AccessDenied
 from erp_integrations import selectors
+from erp_integrations.charts import sync_chart
 from erp_integrations.middleware import revalidated
 from erp_integrations.services.results import ActionResult, Outcome
 from erp_integrations.services.sync import SyncStatus, sync_now_request, sync_status
@@ -67,7 +68,7 @@ def sync_history(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     """The connection's sync runs with their counts, duration and errors, newest first.
 
     Queries: session, user, company with connection, directory entry, project levels,
-    the switcher's companies, the sync status, and one page of runs.
+    the switcher's companies, the sync status, one page of runs, and the chart's runs.
     """
     page = None
     if tool.connection:
@@ -87,6 +88,8 @@ def sync_history(request: HtmxHttpRequest, tool: Tool) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "sync-runs":
         return render(request, "erp/sync.html#runs", context)
+    if tool.connection:
+        context["chart"] = sync_chart(selectors.sync_runs_for_chart(connection_id=tool.connection.pk))
     here = reverse("erp_sync", kwargs={"company_id": tool.company.pk})
     context.update(panel_context(tool, _status(tool), here=here))
     context.update({"active": "sync", "tabs": TABS.values(), **switcher_context(request)})

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from erp_integrations.master_kinds import BY_TAB as MASTER_TABS
-from erp_integrations.views import account, audit, master, sync, tool
+from erp_integrations.views import account, audit, master, reconciliation, sync, tool
 
 
 class _Choice:
@@ -91,6 +91,21 @@ urlpatterns = [
         "companies/<int:company_id>/erp/data/<master_tab:master_tab>/<int:master_id>/<master_action:master_action>/",
         master.record_action,
         name="erp_master_action",
+    ),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/",
+        reconciliation.reconciliation,
+        name="erp_reconciliation",
+    ),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/export.csv",
+        reconciliation.reconciliation_csv,
+        name="erp_reconciliation_csv",
+    ),
+    path(
+        "companies/<int:company_id>/erp/reconciliation/relink/",
+        reconciliation.reconciliation_relink,
+        name="erp_reconciliation_relink",
     ),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),

@@ -87,6 +87,8 @@ def test_bench_sync_smoke_finds_the_deleted_records_then_nothing(tmp_path):
                 "0.05",
                 "--unlinks",
                 "5",
+                "--requests",
+                "3",
                 "--drop",
             ],  # fmt: skip
             cwd=_support.ROOT,
@@ -111,6 +113,15 @@ def test_bench_sync_smoke_finds_the_deleted_records_then_nothing(tmp_path):
         (links, 0, 0),
     ]
     assert re.search(r"tracemalloc peak +\(a\) [\d.]+ MiB, \(b\) [\d.]+ MiB", out)
+    # The reconciliation read every live ERP record and found the changed amounts, twice.
+    reconciled = re.findall(
+        r"reconciliation +([\d,]+) ERP records read; drift ([\d,]+); orphans ([\d,]+)", out
+    )
+    assert len(reconciled) == 2 and reconciled[0] == reconciled[1], out
+    read, drift, orphans = (int(n.replace(",", "")) for n in reconciled[0])
+    assert read == links - deleted and drift > 0 and orphans == 0
+    pages = re.findall(r"^  Reconciliation, .+ median [\d.]+ ms, p95 [\d.]+ ms, queries (\d+)$", out, re.M)
+    assert len(pages) == 3, out
     assert re.search(
         r"'Successfully Unlinked' +median [\d.]+ ms, p95 [\d.]+ ms, max [\d.]+ ms over 5$", out, re.M
     )

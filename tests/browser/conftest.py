@@ -103,8 +103,11 @@ def new_context(browser: Browser, live_server) -> Iterator[Callable[..., Browser
     opened: list[BrowserContext] = []
     problems: list[str] = []
 
-    def open_context(**options) -> BrowserContext:
+    def open_context(*, erp_failures_expected: bool = False, **options) -> BrowserContext:
+        """``erp_failures_expected``: a test that makes the ERP fail sees the product answer
+        502 Bad Gateway on purpose (views/errors.py); any other 5xx still fails it."""
         context = browser.new_context(**{"base_url": live_server.url, "viewport": VIEWPORT, **options})
+        expected = {502} if erp_failures_expected else set()
         context.set_default_timeout(10_000)
         # Whatever the steps assert, a server error or a script the page could not run
         # (an exception, or one blocked by the Content Security Policy) fails the test.
@@ -112,6 +115,7 @@ def new_context(browser: Browser, live_server) -> Iterator[Callable[..., Browser
             "response",
             lambda response: (
                 response.status >= 500
+                and response.status not in expected
                 and problems.append(f"{response.status} from {response.request.method} {response.url}")
             ),
         )

@@ -147,3 +147,19 @@ def test_the_erps_own_nouns():
         "The commitment is still in Sage 300 CRE®. Please delete it before retrying."
     )
     assert kinds.CCO.erp_noun("sage100", plural=True) == "CCOs"
+
+
+@pytest.mark.parametrize(
+    ("reference", "record_id"),
+    [
+        ("commitment-12", 12),
+        ("commitment-", None),
+        ("commitment-1a", None),
+        ("commitment-١٢", None),  # non-ASCII digits
+        ("invoice-12", None),
+        ("commitment-" + "9" * 19, None),
+        ("xcommitment-12", None),
+    ],
+)
+def test_an_erp_records_reference_names_its_platform_record(reference, record_id):
+    assert kinds.COMMITMENT.record_id_of_reference(reference) == record_id

@@ -23,7 +23,15 @@ import redis
 from django.db import connection, connections
 
 from erp_integrations import locks
-from erp_integrations.models import AuditEntry, Commitment, ExportState, SubcontractorInvoice, SyncRun
+from erp_integrations.models import (
+    AuditEntry,
+    Commitment,
+    Discrepancy,
+    ErpLink,
+    ExportState,
+    SubcontractorInvoice,
+    SyncRun,
+)
 from erp_integrations.sandbox.services import STORES
 from tests.erp_integrations.processes import database_url, free_port, redis_answers, wait_for
 
@@ -152,6 +160,8 @@ def assert_invariants(*, unlinked: int | None = None, exported: int | None = Non
     - the audit trail agrees with the links: no successful unlink names a link that
       still exists, and the counts of successful unlinks and exports are what the test
       did (when it says);
+    - what the reconciliation lists was found by runs that succeeded, and no orphan it
+      lists is linked;
     - nothing stays claimed: no sync run is left running and no advisory lock of a
       sync is held.
     """
@@ -199,6 +209,20 @@ def assert_invariants(*, unlinked: int | None = None, exported: int | None = Non
                 assert not still.exists(), (
                     f"{kind} {pk} is linked to {erp_id} but the audit says it was unlinked"
                 )
+
+    # What the reconciliation lists comes from completed runs, and no orphan it lists is
+    # linked: linking one (an export, Link again) takes it off the list at once.
+    found_by = set(Discrepancy.objects.values_list("found_by_id", flat=True))
+    assert found_by <= succeeded_runs | {None}, f"findings of runs that did not succeed: {found_by}"
+    live_links = set(
+        ErpLink.objects.filter(unlinked_at__isnull=True).values_list("company_id", "kind", "erp_id")
+    )
+    orphans = set(
+        Discrepancy.objects.filter(category=Discrepancy.Category.ORPHAN).values_list(
+            "company_id", "kind", "erp_id"
+        )
+    )
+    assert not orphans & live_links, f"orphans listed although linked: {orphans & live_links}"
 
     successes = AuditEntry.objects.filter(outcome=AuditEntry.Outcome.SUCCESS)
     if unlinked is not None:

@@ -238,3 +238,35 @@ def test_the_real_command_line_deletes_and_exits_non_zero_on_an_unknown_id():
 
     assert failed.returncode == 1
     assert "No commitment with id 'SC999999' in any sandbox ERP." in failed.stderr
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_edit_cost_and_pay_do_in_the_erp_what_its_users_do():
+    from decimal import Decimal
+
+    from erp_integrations.sandbox.models import Sage300CostTransaction, Sage300Payment
+
+    company = factories.company()
+    project = factories.project(company=company)
+    commitment = factories.link(factories.commitment(project=project))
+    invoice = factories.link(factories.invoice(commitment=commitment))
+
+    out = StringIO()
+    call_command("erp_sandbox", "edit", "commitment", commitment.erp_id, "--amount", "1200", stdout=out)
+    call_command(
+        "erp_sandbox", "cost", "--erp", "sage300", "--company", company.slug, "--job", project.number,
+        "--cost-code", "03-300", "--amount", "500", "--on", "2026-11-02", stdout=out,
+    )  # fmt: skip
+    call_command(
+        "erp_sandbox", "pay", invoice.erp_id, "--erp", "sage300", "--company", company.slug,
+        "--amount", "250", stdout=out,
+    )  # fmt: skip
+
+    assert f"Changed commitment {commitment.erp_id}: amount '1200'." in out.getvalue()
+    assert sandbox_records("sage300").get(erp_id=commitment.erp_id).data["amount"] == "1200.00"
+    cost = Sage300CostTransaction.objects.using("sandbox_sage300").get(company_id=company.pk)
+    assert (cost.job, cost.cost_code, cost.amount) == (project.number, "03-300", Decimal("500.00"))
+    payment = Sage300Payment.objects.using("sandbox_sage300").get(company_id=company.pk)
+    assert (payment.requisition, payment.amount) == (invoice.erp_id, Decimal("250.00"))
+    with pytest.raises(CommandError, match="Say what to change"):
+        call_command("erp_sandbox", "edit", "commitment", commitment.erp_id)

@@ -17,24 +17,40 @@ Master data, as the ERP's users keep it (each ERP's own formats are enforced):
     erp_sandbox delete vendor ACME --erp sage300
     erp_sandbox job-mask --erp sage300 --mask "###-###"
 
+Records' values, job costs and payments, as the ERP's accountants change them:
+
+    erp_sandbox edit    commitment|invoice|cco <ERP id> [--amount 1200] [--title T] [--status S] [--vendor V]
+    erp_sandbox cost    --erp sage300 --company <slug> --job <project number> --cost-code 03-300
+                        --amount 500 [--description D] [--on 2026-11-02]
+    erp_sandbox pay     <requisition ERP id> --erp sage300 --company <slug> --amount 250 [--on 2026-11-20]
+
 Without --erp, delete and restore look for the id in every sandbox ERP (their id
 formats differ, so an id is normally in one only).
 """
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from datetime import date
+from decimal import Decimal, InvalidOperation
 
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from accounts.models import Company
 from erp_integrations.kinds import BY_SLUG, KINDS
 from erp_integrations.models import ErpSystem
 from erp_integrations.sandbox.models import SandboxSwitch
 from erp_integrations.sandbox.services import (
+    EDITABLE_VALUES,
     MASTER_FIELDS,
     STORES,
     SandboxError,
     sandbox_delete,
+    sandbox_edit,
+    sandbox_issue_payment,
     sandbox_master_add,
     sandbox_master_edit,
+    sandbox_post_cost,
     sandbox_records,
     sandbox_restore,
     sandbox_set_job_mask,
@@ -81,11 +97,24 @@ class Command(BaseCommand):
                     help=f"Added latency per request (default {DEFAULT_SLOW_LATENCY_MS}).",
                 )
         for name, verb in (("add", "Make"), ("edit", "Change")):
-            sub = actions.add_parser(name, help=f"{verb} a job, vendor, cost code or sub job in the ERP.")
-            sub.add_argument("kind", choices=list(MASTER_FIELDS))
-            if name == "edit":
-                sub.add_argument("erp_id", help="The ERP's id: a job or vendor id, 03-300:L for a cost code.")
-            sub.add_argument("--erp", choices=list(STORES), required=True)
+            if name == "add":
+                sub = actions.add_parser(name, help=f"{verb} a job, vendor, cost code or sub job in the ERP.")
+                sub.add_argument("kind", choices=list(MASTER_FIELDS))
+                sub.add_argument("--erp", choices=list(STORES), required=True)
+            else:
+                sub = actions.add_parser(
+                    name,
+                    help=f"{verb} a job, vendor, cost code or sub job, or a record's values, in the ERP.",
+                )
+                sub.add_argument("kind", choices=KIND_SLUGS)
+                sub.add_argument(
+                    "erp_id", help="The ERP's id: a record's, a job's or vendor's, 03-300:L for a cost code."
+                )
+                sub.add_argument(
+                    "--erp", choices=list(STORES), help="Which sandbox ERP (default: find the id)."
+                )
+                for value in EDITABLE_VALUES:
+                    sub.add_argument(f"--{value}", help=f"A record's {value}.")
             sub.add_argument("--id", dest="id_", help="A job's, vendor's or sub job's id.")
             sub.add_argument("--name", help="The name (a job's, vendor's or sub job's).")
             sub.add_argument("--type", help="A vendor's type.")
@@ -102,14 +131,34 @@ class Command(BaseCommand):
         sub.add_argument("--erp", choices=list(STORES), required=True)
         sub.add_argument("--kind", choices=KIND_SLUGS)
         sub.add_argument("--deleted", action="store_true", help="Only records deleted in the ERP.")
+        sub = actions.add_parser("cost", help="Post a cost to a job in the ERP (its payroll or AP would).")
+        sub.add_argument("--erp", choices=list(STORES), required=True)
+        sub.add_argument("--company", required=True, help="The company's slug in the platform.")
+        sub.add_argument("--job", required=True, help="The job: the project's number.")
+        sub.add_argument("--cost-code", required=True)
+        sub.add_argument("--amount", required=True)
+        sub.add_argument("--description", default="")
+        sub.add_argument("--on", help="Posting date, YYYY-MM-DD (default: today).")
+        sub = actions.add_parser("pay", help="Issue a payment against a requisition in the ERP.")
+        sub.add_argument("requisition", help="The requisition's ERP id, e.g. AP-REQ-0000004.")
+        sub.add_argument("--erp", choices=list(STORES), required=True)
+        sub.add_argument("--company", required=True, help="The company's slug in the platform.")
+        sub.add_argument("--amount", required=True)
+        sub.add_argument("--on", help="Payment date, YYYY-MM-DD (default: today).")
 
     def handle(self, *args, **options) -> None:
         action = options["action"]
         try:
             if action in ("delete", "restore"):
                 self._delete_or_restore(action, options["kind"], options["erp_id"], options.get("erp"))
-            elif action in ("add", "edit"):
+            elif action == "add" or (action == "edit" and options["kind"] in MASTER_FIELDS):
                 self._add_or_edit(action, options)
+            elif action == "edit":
+                self._edit(options)
+            elif action == "cost":
+                self._cost(options)
+            elif action == "pay":
+                self._pay(options)
             elif action == "job-mask":
                 switch = sandbox_set_job_mask(erp_system=options["erp"], mask=options["mask"])
                 self.stdout.write(
@@ -145,7 +194,8 @@ class Command(BaseCommand):
             "description": options.get("description"),
             "job": options.get("job"),
         }
-        kind, erp_system = options["kind"], options["erp"]
+        kind = options["kind"]
+        erp_system = options.get("erp") or self._find_erp(kind, options["erp_id"])
         values = {
             key: value for key, value in given.items() if key in MASTER_FIELDS[kind] and value is not None
         }
@@ -158,6 +208,62 @@ class Command(BaseCommand):
                 erp_system=erp_system, kind=kind, erp_id=options["erp_id"], values=values
             )
             self.stdout.write(self.style.SUCCESS(f"Changed {word} {record.erp_id} in {name}."))
+
+    def _edit(self, options) -> None:
+        kind, erp_id = options["kind"], options["erp_id"]
+        erp_system = options.get("erp") or self._find_erp(kind, erp_id)
+        changes = {name: options[name] for name in EDITABLE_VALUES if options.get(name) is not None}
+        if not changes:
+            raise CommandError(f"Say what to change: {', '.join('--' + name for name in EDITABLE_VALUES)}.")
+        sandbox_edit(erp_system=erp_system, kind=kind, erp_id=erp_id, changes=changes)
+        shown = ", ".join(f"{name} {value!r}" for name, value in changes.items())
+        self.stdout.write(self.style.SUCCESS(f"Changed {self._word(kind, erp_system)} {erp_id}: {shown}."))
+
+    def _company_id(self, slug: str) -> int:
+        company_id = Company.objects.filter(slug=slug).values_list("id", flat=True).first()
+        if company_id is None:
+            raise CommandError(f"No company {slug!r}.")
+        return company_id
+
+    @staticmethod
+    def _amount(value: str) -> Decimal:
+        try:
+            return Decimal(value).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            raise CommandError(f"{value!r} is not an amount.") from None
+
+    @staticmethod
+    def _date(value: str | None) -> date:
+        if not value:
+            return timezone.localdate()
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+    def _cost(self, options) -> None:
+        row = sandbox_post_cost(
+            erp_system=options["erp"],
+            company_id=self._company_id(options["company"]),
+            job=options["job"],
+            cost_code=options["cost_code"],
+            amount=self._amount(options["amount"]),
+            posted_on=self._date(options.get("on")),
+            description=options["description"],
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"Posted {row.erp_id}: {row.amount} to {row.job} {row.cost_code}.")
+        )
+
+    def _pay(self, options) -> None:
+        row = sandbox_issue_payment(
+            erp_system=options["erp"],
+            company_id=self._company_id(options["company"]),
+            requisition=options["requisition"],
+            amount=self._amount(options["amount"]),
+            paid_on=self._date(options.get("on")),
+        )
+        self.stdout.write(self.style.SUCCESS(f"Issued {row.erp_id}: {row.amount} against {row.requisition}."))
 
     def _find_erp(self, kind: str, erp_id: str) -> str:
         found = [erp for erp in STORES if sandbox_records(erp).filter(kind=kind, erp_id=erp_id).exists()]

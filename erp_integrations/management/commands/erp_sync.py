@@ -26,7 +26,10 @@ class Command(BaseCommand):
             if run is None:
                 self.stdout.write(f"{connection}: skipped, another sync of it is running.")
                 continue
-            counts = f"{run.links_checked} checked, {run.missing_found} missing, {run.reappeared} reappeared"
+            counts = (
+                f"{run.links_checked} checked, {run.missing_found} missing, {run.reappeared} reappeared, "
+                f"{run.drift_found} drifted, {run.orphans_found} orphans"
+            )
             if run.status == SyncRun.Status.SUCCEEDED:
                 self.stdout.write(self.style.SUCCESS(f"{connection}: sync {run.pk} succeeded: {counts}."))
             else:

@@ -220,6 +220,19 @@ def test_the_run_records_who_asked_for_it_and_how():
     assert run.status == SyncRun.Status.SUCCEEDED
 
 
+#: What the reconciliation adds to a run whatever its size:
+#:   staging tables: DROP IF EXISTS and CREATE (3 + 3), three indexes, three ANALYZEs, the
+#:   DROPs at the end (3): 15;
+#:   findings: DELETE the company's discrepancies and totals (2); per kind the records
+#:   whose values differ into a temporary table (DROP IF EXISTS, CREATE ... AS SELECT,
+#:   DROP: 3 x 3) and one INSERT ... SELECT per reconciled field (5 + 3 + 5); per kind its
+#:   orphans (3) and absent records (3): 30;
+#:   job costs and payments: DELETE and INSERT ... SELECT each: 4;
+#:   totals: per kind platform, ERP and absent (3 x 3), paid and job cost (2), one INSERT: 12;
+#:   ANALYZE of the findings' table; the run's counts of drift, orphans and absent records: 4.
+RECONCILIATION_QUERIES = 15 + 30 + 4 + 12 + 4
+
+
 def count_sync_queries(company, settings, n):
     """(platform queries, ERP calls) of one sync of n commitment links, one deleted."""
     commitments = linked_commitments(company, n)
@@ -242,12 +255,15 @@ def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     #   jobs, vendors and cost codes: the empty first batch of their links (3 SELECTs),
     #   the marks and completion: SAVEPOINT, the marks (1 UPDATE), the ERP's master data
     #   (none here: 3 SELECTs of the ids held), the run (UPDATE), RELEASE,
-    #   release the claim (pg_advisory_unlock).
+    #   release the claim (pg_advisory_unlock);
+    # and the reconciliation's fixed part (RECONCILIATION_QUERIES), plus one progress UPDATE
+    # per page of ERP records read (its COPY goes by the driver's copy protocol, uncounted).
     one_batch = count_sync_queries(factories.company(), settings, 2)
-    assert one_batch == (21, 1)
-    # Three full batches: two more batches, each one SELECT and one progress UPDATE.
+    assert one_batch == (21 + RECONCILIATION_QUERIES + 1, 1)
+    # Three full batches: two more batches, each one SELECT and one progress UPDATE, and
+    # two more pages of ERP records (five live ones, two a page).
     three_batches = count_sync_queries(factories.company(), settings, 6)
-    assert three_batches == (21 + 2 * 2, 3)
+    assert three_batches == (21 + RECONCILIATION_QUERIES + 1 + 2 * 2 + 2, 3)
 
 
 @pytest.mark.postgresql  # the query count or plan is PostgreSQL's
@@ -256,7 +272,7 @@ def test_queries_per_link_stay_flat_with_the_default_batch_size(settings):
     # As above, less the empty batch: a short batch is known to be the last.
     small = count_sync_queries(factories.company(), settings, 3)
     large = count_sync_queries(factories.company(), settings, 60)
-    assert small == large == (20, 1)
+    assert small == large == (20 + RECONCILIATION_QUERIES + 1, 1)
 
 
 def test_invoices_are_asked_about_as_requisitions_of_the_same_erp():

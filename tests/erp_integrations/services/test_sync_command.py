@@ -34,9 +34,10 @@ def test_erp_sync_runs_every_active_connection_and_prints_the_counts(companies):
 
     run_300, run_100 = SyncRun.objects.order_by("id")
     assert out.splitlines() == [
-        f"Acme Builders ↔ Sage 300 CRE®: sync {run_300.pk} succeeded: 1 checked, 0 missing, 0 reappeared.",
+        f"Acme Builders ↔ Sage 300 CRE®: sync {run_300.pk} succeeded: "
+        "1 checked, 0 missing, 0 reappeared, 0 drifted, 0 orphans.",
         f"Birch Construction ↔ Sage 100 Contractor®: sync {run_100.pk} succeeded: "
-        "1 checked, 1 missing, 0 reappeared.",
+        "1 checked, 1 missing, 0 reappeared, 0 drifted, 0 orphans.",
     ]
     assert err == ""
     assert {run.trigger for run in (run_300, run_100)} == {"command"}

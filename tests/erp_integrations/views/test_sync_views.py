@@ -355,7 +355,8 @@ def test_the_history_lists_runs_with_trigger_duration_counts_status_and_error():
     # Newest first.
     assert "Sync now by approver" in cells[0] and "1 min 15 s" in cells[0]
     assert "Failed" in cells[0] and "Sage 300 CRE® is not responding." in cells[0]
-    assert "Hourly schedule" in cells[1] and "1200 3 1 Succeeded" in cells[1]
+    # Links checked, missing found, reappeared, drift found, orphans found.
+    assert "Hourly schedule" in cells[1] and "1200 3 1 0 0 Succeeded" in cells[1]
 
 
 @pytest.mark.parametrize("runs", [3, 45])
@@ -376,8 +377,9 @@ def test_the_history_is_paged_by_keyset_at_a_constant_cost(runs, django_assert_n
 
     # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
     # levels, 6) one page of runs, 7)-8) sync status: last completed run and run in
-    # progress (the last completed one succeeded), 9) the switcher's companies.
-    with django_assert_num_queries(9):
+    # progress (the last completed one succeeded), 9) the chart's runs, 10) the switcher's
+    # companies.
+    with django_assert_num_queries(10):
         response = client.get(sync_url(world))
 
     ids = re.findall(r'data-run-id="(\d+)"', response.content.decode())
