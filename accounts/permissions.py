@@ -52,6 +52,9 @@ class Action(StrEnum):
     VIEW_COMMITMENTS = "view commitments"
     EDIT_COMMITMENTS = "create, edit or delete commitments"
     SEND_TO_ACCOUNTING = "Send to Accounting"
+    RETRIEVE = "Retrieve"
+    CHANGE_SETTINGS = "change the ERP Integrations settings"
+    VIEW_REPORT = "see the Accountant report"
     STAFF_CONSOLE = "use the sandbox ERP console"
     GRANT_PRIVILEGE = "grant or revoke 'Can Push to Accounting'"
 
@@ -63,7 +66,10 @@ PROJECT_ACTIONS = ACCOUNTING_ACTIONS | {
     Action.VIEW_COMMITMENTS,
     Action.EDIT_COMMITMENTS,
     Action.SEND_TO_ACCOUNTING,
+    Action.RETRIEVE,
 }
+#: Actions about the company's tool as a whole that need 'Admin' on it.
+TOOL_ADMIN_ACTIONS = frozenset({Action.SYNC_NOW, Action.CHANGE_SETTINGS, Action.VIEW_REPORT})
 
 
 if TYPE_CHECKING:
@@ -71,11 +77,20 @@ if TYPE_CHECKING:
 
 
 class AccessDenied(PermissionDenied):
-    """PermissionDenied that carries the decision, so the reason can be shown."""
+    """PermissionDenied that carries the decision, so the reason can be shown.
 
-    def __init__(self, decision: Decision):
+    It also carries what the refused attempt was about, where known (the company, the
+    project, the record), so the audit trail can keep the attempt; ``audited`` says it
+    has been kept already, so no refusal is recorded twice.
+    """
+
+    def __init__(self, decision: Decision, *, company: Company | None = None, project: Project | None = None):
         super().__init__(decision.reason)
         self.decision = decision
+        self.company = company
+        self.project = project
+        self.record = None
+        self.audited = False
 
 
 class NotFound(Exception):  # noqa: N818 - the domain's word, as Django's Http404
@@ -187,7 +202,7 @@ class CompanyAccess:
         elif action == Action.VIEW_TOOL:
             if not level_opens_tool(self.erp_level()):
                 missing.append(ERP_READ_MISSING)
-        elif action == Action.SYNC_NOW:
+        elif action in TOOL_ADMIN_ACTIONS:
             if self.erp_level() < PermissionLevel.ADMIN:
                 missing.append(ERP_ADMIN_MISSING)
         elif action == Action.VIEW_COMMITMENTS:
@@ -203,7 +218,7 @@ class CompanyAccess:
         elif action == Action.EDIT_COMMITMENTS:
             if self.commitments_level(project) < PermissionLevel.STANDARD:
                 missing.append(_commitments_missing(project, PermissionLevel.STANDARD, PermissionLevel.ADMIN))
-        elif action == Action.SEND_TO_ACCOUNTING:
+        elif action in (Action.SEND_TO_ACCOUNTING, Action.RETRIEVE):
             if self.commitments_level(project) < PermissionLevel.ADMIN:
                 missing.append(_commitments_missing(project, PermissionLevel.ADMIN))
         else:  # pragma: no cover - every Action is handled above
@@ -213,7 +228,7 @@ class CompanyAccess:
     def require(self, action: Action, project: Project | None = None) -> Decision:
         decision = self.check(action, project)
         if not decision:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, company=self.company if self.is_member else None, project=project)
         return decision
 
 
@@ -296,7 +311,11 @@ def load_record(
     if record is None:
         raise NotFound(what)
     access = _member_access(user, record.company, access, what)
-    access.require(action, record.project)
+    try:
+        access.require(action, record.project)
+    except AccessDenied as denied:
+        denied.record = record
+        raise
     return record, access
 
 

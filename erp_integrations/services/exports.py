@@ -39,7 +39,7 @@ from erp_integrations.models import (
     LinkedRecord,
     company_erp_connection,
 )
-from erp_integrations.services.audit import audit_record
+from erp_integrations.services.audit import audit_record, refusals_audited
 from erp_integrations.services.links import record_link
 from erp_integrations.services.results import ActionResult, Outcome
 
@@ -57,7 +57,8 @@ def record_send_to_accounting(*, kind: RecordKind, user: User, record_id: int) -
     A record that belongs to another (an invoice or a CCO to its commitment) also needs
     that one synced with the ERP.
     """
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
+    with refusals_audited(user=user, action=AuditEntry.Action.SEND):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
     return _send_to_accounting(kind, record, user=user)
 
 
@@ -68,7 +69,8 @@ def record_export(
 
     ``access``: the user's access to the company, when the caller has loaded it already.
     """
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
+    with refusals_audited(user=user, action=AuditEntry.Action.EXPORT):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
     return _export(kind, record, user=user)
 
 
@@ -76,7 +78,8 @@ def record_reject(
     *, kind: RecordKind, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
 ) -> ActionResult:
     """Ready or failed → rejected with the reason; the record is editable again."""
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
+    with refusals_audited(user=user, action=AuditEntry.Action.REJECT):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
     return _reject(kind, record, user=user, reason=reason)
 
 
