@@ -424,3 +424,39 @@ def staff_view(check: Callable[[object], bool], reason: str) -> Callable[[Callab
         return wrapper
 
     return decorator
+
+
+# --- who approves ---------------------------------------------------------------------------
+
+
+def approvers_of(company: Company, project: Project | None = None) -> QuerySet:
+    """The company's approvers: members who may Export and Reject (the privilege and
+    'Standard' or 'Admin' on ERP Integrations), active and with an e-mail address;
+    ``project``: only those who are also 'Admin' on its Commitments tool (the three
+    requirements of ``ACCOUNTING_ACTIONS``). Users, ordered by username."""
+    from accounts.models import User
+
+    users = User.objects.filter(
+        is_active=True,
+        memberships__company=company,
+        memberships__can_push_to_accounting=True,
+        memberships__erp_integrations_level__gte=PermissionLevel.STANDARD,
+    ).exclude(email="")
+    if project is not None:
+        users = users.filter(
+            project_permissions__project=project,
+            project_permissions__commitments_level__gte=PermissionLevel.ADMIN,
+        )
+    return users.distinct().order_by("username")
+
+
+def approver_projects(user, company: Company) -> list[int]:
+    """The ids of the company's projects whose records ``user`` may Export and Reject."""
+    access = CompanyAccess.load(user, company)
+    return [
+        project_id
+        for project_id, level in access.project_levels.items()
+        if level >= PermissionLevel.ADMIN
+        and access.erp_level() >= PermissionLevel.STANDARD
+        and access.has_privilege()
+    ]

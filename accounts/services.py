@@ -79,3 +79,10 @@ def user_set_time_zone(*, user: User, time_zone: str) -> User:
     user.time_zone = time_zone
     user.save(update_fields=["time_zone"])
     return user
+
+
+def user_set_digest_emails(*, user: User, subscribed: bool) -> User:
+    """Whether the user gets the daily ERP Integrations summary ('Subscribe to ERP digest emails')."""
+    user.digest_emails = subscribed
+    user.save(update_fields=["digest_emails"])
+    return user

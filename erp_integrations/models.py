@@ -247,6 +247,15 @@ class LinkedRecord(models.Model):
         return self.link_id is not None
 
     @property
+    def badge(self) -> str:
+        """The project tool's colour badge: sent, synced, rejected, retrieved, failed or draft."""
+        if self.export_state == ExportState.READY:
+            return "sent"
+        if self.export_state == ExportState.DRAFT and self.retrieved_at is not None:
+            return "retrieved"
+        return self.export_state
+
+    @property
     def erp_missing_since_id(self) -> int | None:
         """The run that found the linked ERP record gone, or None (also when not linked)."""
         return self.link.missing_since_id if self.link_id is not None else None

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from erp_integrations.views import account, audit, sync, tool
+from erp_integrations.views import account, approver, audit, sync, tool
 
 
 class _Choice:
@@ -55,12 +55,30 @@ urlpatterns = [
     path("companies/<int:company_id>/erp/sync/progress/", sync.sync_progress, name="erp_sync_progress"),
     path("companies/<int:company_id>/erp/sync/panel/", sync.sync_panel, name="erp_sync_panel"),
     path("companies/<int:company_id>/erp/audit/", audit.audit_trail, name="erp_audit"),
+    path("companies/<int:company_id>/erp/settings/", approver.settings_page, name="erp_settings"),
+    path("companies/<int:company_id>/erp/accountants/", approver.accountant_report, name="erp_accountants"),
+    path(
+        "companies/<int:company_id>/erp/accountants.csv",
+        approver.accountant_report_csv,
+        name="erp_accountants_csv",
+    ),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),
     path(
         "companies/<int:company_id>/erp/<tab:tab>/<int:record_id>/<action:action>/",
         tool.record_action,
         name="erp_action",
+    ),
+    # Bulk Export / Reject / Unlink of a list's selected rows, and a long one's progress.
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/bulk/",
+        approver.bulk_action,
+        name="erp_bulk",
+    ),
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/bulk/<int:run_id>/",
+        approver.bulk_run,
+        name="erp_bulk_run",
     ),
     # Reject's reason, asked for when Reject is opened: a dialog (HTMX) or a small page.
     path(

@@ -1,7 +1,15 @@
 """A picture of everything an attack could change, to compare before and after."""
 
 from accounts.models import DirectoryMembership, PrivilegeChange
-from erp_integrations.models import AuditEntry, Commitment, SubcontractorInvoice, SyncRun
+from erp_integrations.models import (
+    AuditEntry,
+    BulkRun,
+    Commitment,
+    DirectExportSetting,
+    SentNotice,
+    SubcontractorInvoice,
+    SyncRun,
+)
 
 
 def snapshot() -> dict:
@@ -21,4 +29,7 @@ def snapshot() -> dict:
             )
         ),
         "privilege_changes": PrivilegeChange.objects.count(),
+        "bulk_runs": BulkRun.objects.count(),
+        "direct_export": list(DirectExportSetting.objects.order_by("pk").values_list("pk", "enabled")),
+        "sent_notices": SentNotice.objects.count(),
     }

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from erp_integrations.models import Commitment, CommitmentChangeOrder, ExportState, SubcontractorInvoice
+from erp_integrations.models import (
+    BulkRun,
+    Commitment,
+    CommitmentChangeOrder,
+    ExportState,
+    SubcontractorInvoice,
+)
 from erp_integrations.services.sync import connection_sync
 from tests import factories
 from tests.erp_integrations.services.sync_support import delete_in_erp
@@ -56,6 +62,7 @@ class CompanyWorld:
     ready: Commitment
     invoice: SubcontractorInvoice  # linked, under `present`
     cco: CommitmentChangeOrder  # a draft, under `present`
+    bulk_run: BulkRun  # the approver's finished bulk export of `ready`
 
 
 def company_world(name: str, *, username: str, title: str = "Concrete package", vendor: str | None = None):
@@ -72,7 +79,16 @@ def company_world(name: str, *, username: str, title: str = "Concrete package", 
     cco = factories.change_order(commitment=present, title=title)
     delete_in_erp(synced)
     connection_sync(connection_id=company.erp_connection.pk, trigger="schedule")
-    return CompanyWorld(company, project, approver, synced, present, ready, invoice, cco)
+    bulk_run = BulkRun.objects.create(
+        company=company,
+        user=approver,
+        kind="commitment",
+        action="export",
+        record_ids=[ready.pk],
+        results=[[ready.pk, False, "Not exported."]],
+        status=BulkRun.Status.DONE,
+    )
+    return CompanyWorld(company, project, approver, synced, present, ready, invoice, cco, bulk_run)
 
 
 def kwargs_for(
@@ -92,6 +108,7 @@ def kwargs_for(
         "cco_id": world.cco.pk,
         "erp_system": "sage300",
         "erp_id": world.synced.erp_id,
+        "run_id": world.bulk_run.pk,
     }
     unknown = set(route.params) - set(values)
     assert not unknown, (

@@ -188,10 +188,11 @@ def _url(route, world, *, theirs: bool, odd_id: int | None, tab: str, action: st
         "cco_id": owner.cco.pk,
         "erp_system": "sage300",
         "erp_id": owner.synced.erp_id,
+        "run_id": owner.bulk_run.pk,
     }
     kwargs = {name: values[name] for name in route.params}
     if odd_id is not None:
-        for name in ("record_id", "pk", "iid", "cco_id", "company_id", "project_id"):
+        for name in ("record_id", "pk", "iid", "cco_id", "run_id", "company_id", "project_id"):
             if name in kwargs:
                 kwargs[name] = odd_id
                 break

@@ -57,7 +57,7 @@ def test_mixing_own_company_or_project_with_another_companys_records_is_404(alph
     before = snapshot()
     mixed = 0
     for route in product_routes():
-        record_params = {"record_id", "pk", "iid"} & set(route.params)
+        record_params = {"record_id", "pk", "iid", "run_id"} & set(route.params)
         if not record_params:
             continue
         for tab, action in _variants(route):
