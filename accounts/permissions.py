@@ -451,12 +451,13 @@ def approvers_of(company: Company, project: Project | None = None) -> QuerySet:
 
 
 def approver_projects(user, company: Company) -> list[int]:
-    """The ids of the company's projects whose records ``user`` may Export and Reject."""
+    """The ids of the company's projects whose records ``user`` may Export (and Reject).
+
+    Decided by ``CompanyAccess.check`` like every other question. Queries: two.
+    """
     access = CompanyAccess.load(user, company)
     return [
         project_id
-        for project_id, level in access.project_levels.items()
-        if level >= PermissionLevel.ADMIN
-        and access.erp_level() >= PermissionLevel.STANDARD
-        and access.has_privilege()
+        for project_id in access.project_levels
+        if access.check(Action.EXPORT, Project(pk=project_id, company_id=company.pk, name=""))
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -57,16 +58,17 @@ def bulk_action(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
             company_id=tool.company.pk,
             export_state=LISTS[list_slug],
             search=request.POST.get("q", ""),
-            limit=bulk.settings.BULK_MAX_ROWS + 1,
+            limit=settings.BULK_MAX_ROWS + 1,
         )
     else:
         ids = _ids(request.POST.getlist("ids"))
-    if action not in LIST_ACTIONS[list_slug]:
-        action = ""
     try:
+        if action not in LIST_ACTIONS[list_slug]:
+            offered = " or ".join(name.capitalize() for name in LIST_ACTIONS[list_slug])
+            raise bulk.BulkRefused(f"Choose {offered} for the selected rows of this list.")
         outcome = bulk.bulk_start(
             kind=spec,
-            action=action or "none",
+            action=action,
             user=request.user,
             company=tool.company,
             record_ids=ids,

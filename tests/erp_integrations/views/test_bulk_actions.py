@@ -211,6 +211,7 @@ def test_an_action_the_list_does_not_offer_is_refused(world):
     )
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "Choose Export or Reject for the selected rows of this list." in response.content.decode()
     assert not AuditEntry.objects.filter(action="unlink").exists()
 
 

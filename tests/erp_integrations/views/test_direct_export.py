@@ -85,3 +85,14 @@ def test_an_admin_turns_direct_export_on_and_off_on_the_settings_page(world):
         "a sent record is exported at once, with no approver.",
         "Direct Export of subcontractor invoices turned off: sent records wait for an approver again.",
     ]
+
+
+def test_the_settings_page_costs_the_same_few_queries(world, django_assert_num_queries):
+    direct_export_set(company=world.company, user=world.approver, enabled={COMMITMENT.slug, INVOICE.slug})
+    client = client_for(world.approver)
+    client.get(settings_url(world))  # the session remembers the company once
+
+    # 1 session  2 user  3 company  4 directory entry  5 project levels
+    # 6 the kinds' settings, with who changed them  7 the switcher
+    with django_assert_num_queries(7):
+        assert client.get(settings_url(world)).status_code == HTTPStatus.OK
