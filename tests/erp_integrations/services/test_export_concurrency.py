@@ -139,5 +139,7 @@ def test_a_reject_while_the_export_is_in_the_erp_is_refused(settings):
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.rejection_reason == ""
     assert list(
-        AuditEntry.objects.filter(record_id=commitment.pk).order_by("id").values_list("action", "outcome")
+        AuditEntry.objects.filter(record_type="commitment", record_id=commitment.pk)
+        .order_by("id")
+        .values_list("action", "outcome")
     ) == [("reject", "refused"), ("export", "success")]

@@ -82,7 +82,10 @@ def test_each_missing_requirement_is_named(record_type, service, lacking, missin
     assert decision.missing == (missing,)
     assert missing in str(denied.value)
     _nothing_happened(record, ExportState.READY, refused_for=user)
-    assert AuditEntry.objects.get(record_id=record.pk).message == decision.reason
+    assert (
+        AuditEntry.objects.get(record_type=kind_of(record).slug, record_id=record.pk).message
+        == decision.reason
+    )
     assert sandbox_records("sage300").filter(kind="invoice").count() == 0
 
 

@@ -62,7 +62,9 @@ def test_a_ready_commitment_cannot_be_sent_twice(world):
         f"Commitment {commitment.number} cannot be sent to accounting: it is ready to export."
     )
     assert list(
-        AuditEntry.objects.filter(record_id=commitment.pk).order_by("id").values_list("outcome", flat=True)
+        AuditEntry.objects.filter(record_type="commitment", record_id=commitment.pk)
+        .order_by("id")
+        .values_list("outcome", flat=True)
     ) == ["success", "refused"]
 
 
