@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -25,7 +26,10 @@ from erp_integrations.views.tool import (
     LISTS,
     STATE_TO_LIST,
     TABS,
+    csrf_input,
     message_about,
+    record_ref,
+    record_row,
 )
 
 #: Rows of a finished bulk run listed per page of its results.
@@ -94,19 +98,30 @@ def bulk_action(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
 
     records = {
         record.pk: record
-        for record in spec.objects().filter(
-            company_id=tool.company.pk, pk__in=[row.record_id for row in outcome]
-        )
+        for record in spec.objects()
+        .select_related("link")
+        .filter(company_id=tool.company.pk, pk__in=[row.record_id for row in outcome])
     }
     rows = [(row, records.get(row.record_id)) for row in outcome]
     if request.htmx:
-        response = render(
-            request,
+        body = render_to_string(
             "erp/bulk.html#results",
             {"results": [(row, _label(spec, record, row)) for row, record in rows], "list_slug": list_slug},
+            request,
         )
+        in_place = not request.POST.get("all")
+        if in_place:
+            # The rows ticked on this page: each row (or, when it left the list, its
+            # message) is swapped in place, out of band, as after its own button.
+            body += "".join(
+                _row_in_place(request, tool, spec, list_slug, row, record, here)
+                for row, record in rows
+                if record is not None
+            )
+        response = HttpResponse(body)
         for slug in LISTS:
-            trigger_client_event(response, f"erp:refresh-{slug}")
+            if slug != list_slug or not in_place:
+                trigger_client_event(response, f"erp:refresh-{slug}")
         return response
     for row, record in rows:
         # Under the row while it is still in the list, else at the top of the list it left.
@@ -122,6 +137,28 @@ def bulk_action(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         level = messages.SUCCESS if row.ok else messages.ERROR
         messages.add_message(request, level, text, extra_tags=AT_TAG + anchor)
     return redirect(f"{here.partition('#')[0]}#{spec.tab_slug}-{list_slug}")
+
+
+def _row_in_place(request, tool: Tool, spec, list_slug: str, row, record, here: str) -> str:
+    """A row's new self with its message under it, or its message alone when it left
+    the list, marked for an out-of-band swap (inside a <template>, as HTMX needs for
+    table parts)."""
+    stays = STATE_TO_LIST.get(record.export_state) == list_slug
+    context = {
+        "tab": spec,
+        "tool": tool,
+        "erp_name": tool.erp_name,
+        "record": record,
+        "row": record_row(tool, spec, record, list_slug) if stays else None,
+        "list_slug": list_slug,
+        "message": row.message,
+        "record_ref": record_ref(spec, record, row.message),
+        "ok": row.ok,
+        "here": here,
+        "csrf_input": csrf_input(request),
+        "oob": True,
+    }
+    return "<template>" + render_to_string("erp/tab.html#record", context, request) + "</template>"
 
 
 def _label(spec, record, row) -> str:

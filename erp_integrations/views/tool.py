@@ -326,7 +326,7 @@ class _ActionUrls:
         return f"{parts[0]}{record_id}{parts[1]}"
 
 
-def _record_row(
+def record_row(
     tool: Tool, tab: RecordKind, record, list_slug: str, urls: _ActionUrls | None = None
 ) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
@@ -473,7 +473,7 @@ def _list_context(
     # the other lists as they are.
     hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
     urls = _ActionUrls(tool.company.pk, tab.tab_slug)
-    rows = [_record_row(tool, tab, record, list_slug, urls) for record in page.rows]
+    rows = [record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row:
     # a list of one row too.
@@ -845,7 +845,7 @@ def record_action(
         "record": record if fresh is None else fresh,
         # The row itself while the record is still in the list it was shown in; else
         # only the message, where the row was.
-        "row": _record_row(tool, spec, fresh, list_slug) if stays else None,
+        "row": record_row(tool, spec, fresh, list_slug) if stays else None,
         "list_slug": list_slug,
         "message": result.message,
         "record_ref": record_ref(spec, record if fresh is None else fresh, result.message),

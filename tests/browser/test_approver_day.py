@@ -30,6 +30,7 @@ from tests.browser.steps import (
     open_erp_tool,
     open_tab,
     record_list,
+    record_row,
     sign_in,
 )
 from tests.erp_integrations.broker import take_sent_tasks
@@ -79,9 +80,14 @@ def test_bulk_unlink_of_three_rows_green_red_and_refused_for_children(demo, new_
     expect_red(_result(page, parent.pk), "This commitment has")
     expect(_result(page, parent.pk)).to_contain_text("Unlink them first, then unlink the commitment.")
     shots(page, "bulk-unlink-results")
-    # The list refreshed itself: the unlinked row left it, the others stay.
-    expect(synced.locator(f'[data-record-id="{green.pk}"][data-testid="record-row"]')).to_have_count(0)
-    expect(synced.locator(f'[data-record-id="{red.pk}"][data-testid="record-row"]')).to_have_count(1)
+    # And in place, where each row is: the red ones keep their row with the words under
+    # it; the unlinked one is replaced by its green words.
+    expect_red(record_row(synced, red.pk).get_by_test_id("row-message"), RED_COMMITMENT)
+    expect(record_row(synced, red.pk).get_by_role("button", name="Unlink")).to_be_visible()
+    expect_red(record_row(synced, parent.pk).get_by_test_id("row-message"), "This commitment has")
+    expect_green(record_row(synced, green.pk).get_by_test_id("row-message"), GREEN_UNLINKED)
+    expect(record_row(synced, green.pk).get_by_role("button", name="Unlink")).to_have_count(0)
+    shots(page, "bulk-unlink-in-place")
     green.refresh_from_db()
     red.refresh_from_db()
     assert green.erp_id is None and red.erp_id is not None

@@ -87,8 +87,22 @@ def test_bulk_unlink_gives_each_row_its_own_green_or_red_result_and_audits_each(
     assert sorted(AuditEntry.objects.values_list("record_id", "outcome")) == sorted(
         [(green.pk, "success"), (red.pk, "refused"), (parent.pk, "refused")]
     )
-    # The lists refresh themselves.
-    assert "erp:refresh-synced" in response["HX-Trigger"]
+    # Each ticked row gets its result in place, out of band: the row with its red words
+    # under it while it stays in the list, the green words alone where it was.
+    in_place = {
+        int(pk): row
+        for pk, row in re.findall(
+            r'<template>\s*<tbody id="synced-commitment-(\d+)" hx-swap-oob="true"(.*?)</template>',
+            response.content.decode(),
+            re.S,
+        )
+    }
+    assert set(in_place) == {green.pk, red.pk, parent.pk}
+    assert STILL_IN_SAGE_300 in in_place[red.pk] and 'data-testid="unlink-button"' in in_place[red.pk]
+    assert "Successfully Unlinked" in in_place[green.pk] and "record-done" in in_place[green.pk]
+    # The other lists refresh themselves; this one keeps its in-place results.
+    assert "erp:refresh-ready" in response["HX-Trigger"]
+    assert "erp:refresh-synced" not in response["HX-Trigger"]
 
 
 def test_a_plain_form_bulk_unlink_puts_each_result_where_its_row_is(world):
