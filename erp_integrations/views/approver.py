@@ -50,19 +50,21 @@ def bulk_action(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
     """Export, Reject or Unlink the selected rows of a list, or all that match its search.
 
     Each row goes through its own service (``services.bulk``). Up to BULK_INLINE_LIMIT
-    rows: the results at once (HTMX: in the list's results area; a plain form: each
-    under its row, or at the top of the list it left). More: the progress page.
+    rows: the results at once (HTMX: listed in the list's results area, and each ticked
+    row's in place; a plain form: each under its row, or at the top of the list it
+    left). More: the progress page.
     """
     spec = TABS[tab]
     action = request.POST.get("action", "")
     here = safe_next(request, _tab_url(tool, spec.tab_slug))
     if request.POST.get("all"):
+        # Capped: the first BULK_MAX_ROWS that match, oldest first, as the checkbox says.
         ids = selectors.record_ids_matching(
             kind=spec,
             company_id=tool.company.pk,
             export_state=LISTS[list_slug],
             search=request.POST.get("q", ""),
-            limit=settings.BULK_MAX_ROWS + 1,
+            limit=settings.BULK_MAX_ROWS,
         )
     else:
         ids = _ids(request.POST.getlist("ids"))

@@ -532,7 +532,7 @@ def _all_label(page: selectors.Page, estimate: int | None, search: str) -> str:
         about = max(_about(estimate), len(page.rows))
         capped = f" (the first {cap:,})" if about > cap else ""
         return f"All about {about:,} rows{capped}"
-    return f"All rows{matching} (at most {cap:,})"
+    return f"All rows{matching} (the first {cap:,} at most)"
 
 
 def _about(count: int) -> int:

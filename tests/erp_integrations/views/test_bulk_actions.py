@@ -195,8 +195,19 @@ def test_all_matching_the_search_takes_only_the_matches_and_is_capped(world, set
         htmx=True,
         token=token,
     )
-    assert capped.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert "At most 2 rows at once" in capped.content.decode()
+    # The first two that match, by id; the third waits for the next run.
+    assert [int(pk) for pk, _, _ in results(capped)] == [concrete[0].pk, concrete[1].pk]
+    assert Commitment.objects.get(pk=concrete[2].pk).export_state == ExportState.READY
+    # Ticked rows beyond the cap are refused as a whole, not cut silently.
+    ticked = post(
+        client,
+        bulk_url(world, "ready"),
+        {"action": "export", "ids": [r.pk for r in concrete]},
+        htmx=True,
+        token=token,
+    )
+    assert ticked.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "At most 2 rows at once" in ticked.content.decode()
 
 
 def test_another_companys_ids_in_a_bulk_action_are_not_found_and_unchanged(world):
