@@ -69,9 +69,8 @@ def record_send_to_accounting(*, kind: RecordKind, user: User, record_id: int) -
     if result.ok and direct_export_enabled(company_id=record.company_id, kind=kind):
         # The company lets this kind export at once: no approver in between.
         exported = _export(kind, record, user=user, direct=True)
-        return ActionResult(
-            exported.ok, f"{result.message} Direct Export: {exported.message}", exported.outcome, record
-        )
+        message = f"{kind.label(record)} was sent to accounting. Direct Export: {exported.message}"
+        return ActionResult(exported.ok, message, exported.outcome, record)
     return result
 
 
