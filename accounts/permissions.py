@@ -32,6 +32,7 @@ from accounts.models import (
     PermissionLevel,
     Project,
     ProjectPermission,
+    User,
 )
 
 PRIVILEGE_MISSING = (
@@ -434,8 +435,6 @@ def approvers_of(company: Company, project: Project | None = None) -> QuerySet:
     'Standard' or 'Admin' on ERP Integrations), active and with an e-mail address;
     ``project``: only those who are also 'Admin' on its Commitments tool (the three
     requirements of ``ACCOUNTING_ACTIONS``). Users, ordered by username."""
-    from accounts.models import User
-
     users = User.objects.filter(
         is_active=True,
         memberships__company=company,
