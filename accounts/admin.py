@@ -45,10 +45,21 @@ def _revoke_before_delete(request, membership: DirectoryMembership) -> None:
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "time_zone", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("created_at",)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            # The zone the company's daily summary goes out in (at DIGEST_HOUR there).
+            return forms.ChoiceField(
+                choices=time_zone_choices(),
+                label="Time zone",
+                help_text="The approvers' daily summary goes out at DIGEST_HOUR in this zone.",
+                initial=db_field.default,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ProjectPermissionForProjectInline(admin.TabularInline):

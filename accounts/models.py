@@ -100,6 +100,14 @@ class User(AbstractUser):
         help_text="Times on the pages are shown in this zone, with UTC when pointed at.",
     )
 
+    #: Whether the user gets the daily ERP Integrations summary while records wait for them.
+    digest_emails = models.BooleanField(
+        "Subscribe to ERP digest emails",
+        default=True,
+        db_default=True,
+        help_text="A daily summary of what waits for you in the ERP Integrations tool.",
+    )
+
     objects = AccountUserManager()
 
     class Meta:
@@ -131,6 +139,10 @@ class User(AbstractUser):
 class Company(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
+    #: The company's own time zone: its daily summary goes out at DIGEST_HOUR there.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", db_default="UTC", validators=[validate_time_zone]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -32,6 +32,7 @@ from accounts.models import (
     PermissionLevel,
     Project,
     ProjectPermission,
+    User,
 )
 
 PRIVILEGE_MISSING = (
@@ -52,6 +53,9 @@ class Action(StrEnum):
     VIEW_COMMITMENTS = "view commitments"
     EDIT_COMMITMENTS = "create, edit or delete commitments"
     SEND_TO_ACCOUNTING = "Send to Accounting"
+    RETRIEVE = "Retrieve"
+    CHANGE_SETTINGS = "change the ERP Integrations settings"
+    VIEW_REPORT = "see the Accountant report"
     STAFF_CONSOLE = "use the sandbox ERP console"
     GRANT_PRIVILEGE = "grant or revoke 'Can Push to Accounting'"
     MASTER_DATA = "Importing, exporting or linking jobs, vendors and cost codes"
@@ -64,7 +68,10 @@ PROJECT_ACTIONS = ACCOUNTING_ACTIONS | {
     Action.VIEW_COMMITMENTS,
     Action.EDIT_COMMITMENTS,
     Action.SEND_TO_ACCOUNTING,
+    Action.RETRIEVE,
 }
+#: Actions about the company's tool as a whole that need 'Admin' on it.
+TOOL_ADMIN_ACTIONS = frozenset({Action.SYNC_NOW, Action.CHANGE_SETTINGS, Action.VIEW_REPORT})
 
 
 if TYPE_CHECKING:
@@ -72,11 +79,20 @@ if TYPE_CHECKING:
 
 
 class AccessDenied(PermissionDenied):
-    """PermissionDenied that carries the decision, so the reason can be shown."""
+    """PermissionDenied that carries the decision, so the reason can be shown.
 
-    def __init__(self, decision: Decision):
+    It also carries what the refused attempt was about, where known (the company, the
+    project, the record), so the audit trail can keep the attempt; ``audited`` says it
+    has been kept already, so no refusal is recorded twice.
+    """
+
+    def __init__(self, decision: Decision, *, company: Company | None = None, project: Project | None = None):
         super().__init__(decision.reason)
         self.decision = decision
+        self.company = company
+        self.project = project
+        self.record = None
+        self.audited = False
 
 
 class NotFound(Exception):  # noqa: N818 - the domain's word, as Django's Http404
@@ -194,7 +210,7 @@ class CompanyAccess:
         elif action == Action.VIEW_TOOL:
             if not level_opens_tool(self.erp_level()):
                 missing.append(ERP_READ_MISSING)
-        elif action == Action.SYNC_NOW:
+        elif action in TOOL_ADMIN_ACTIONS:
             if self.erp_level() < PermissionLevel.ADMIN:
                 missing.append(ERP_ADMIN_MISSING)
         elif action == Action.VIEW_COMMITMENTS:
@@ -210,7 +226,7 @@ class CompanyAccess:
         elif action == Action.EDIT_COMMITMENTS:
             if self.commitments_level(project) < PermissionLevel.STANDARD:
                 missing.append(_commitments_missing(project, PermissionLevel.STANDARD, PermissionLevel.ADMIN))
-        elif action == Action.SEND_TO_ACCOUNTING:
+        elif action in (Action.SEND_TO_ACCOUNTING, Action.RETRIEVE):
             if self.commitments_level(project) < PermissionLevel.ADMIN:
                 missing.append(_commitments_missing(project, PermissionLevel.ADMIN))
         else:  # pragma: no cover - every Action is handled above
@@ -220,7 +236,7 @@ class CompanyAccess:
     def require(self, action: Action, project: Project | None = None) -> Decision:
         decision = self.check(action, project)
         if not decision:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, company=self.company if self.is_member else None, project=project)
         return decision
 
 
@@ -303,7 +319,11 @@ def load_record(
     if record is None:
         raise NotFound(what)
     access = _member_access(user, record.company, access, what)
-    access.require(action, record.project)
+    try:
+        access.require(action, record.project)
+    except AccessDenied as denied:
+        denied.record = record
+        raise
     return record, access
 
 
@@ -412,3 +432,38 @@ def staff_view(check: Callable[[object], bool], reason: str) -> Callable[[Callab
         return wrapper
 
     return decorator
+
+
+# --- who approves ---------------------------------------------------------------------------
+
+
+def approvers_of(company: Company, project: Project | None = None) -> QuerySet:
+    """The company's approvers: members who may Export and Reject (the privilege and
+    'Standard' or 'Admin' on ERP Integrations), active and with an e-mail address;
+    ``project``: only those who are also 'Admin' on its Commitments tool (the three
+    requirements of ``ACCOUNTING_ACTIONS``). Users, ordered by username."""
+    users = User.objects.filter(
+        is_active=True,
+        memberships__company=company,
+        memberships__can_push_to_accounting=True,
+        memberships__erp_integrations_level__gte=PermissionLevel.STANDARD,
+    ).exclude(email="")
+    if project is not None:
+        users = users.filter(
+            project_permissions__project=project,
+            project_permissions__commitments_level__gte=PermissionLevel.ADMIN,
+        )
+    return users.distinct().order_by("username")
+
+
+def approver_projects(user, company: Company) -> list[int]:
+    """The ids of the company's projects whose records ``user`` may Export (and Reject).
+
+    Decided by ``CompanyAccess.check`` like every other question. Queries: two.
+    """
+    access = CompanyAccess.load(user, company)
+    return [
+        project_id
+        for project_id in access.project_levels
+        if access.check(Action.EXPORT, Project(pk=project_id, company_id=company.pk, name=""))
+    ]

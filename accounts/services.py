@@ -6,6 +6,8 @@ from django.db import transaction
 
 from accounts.models import DirectoryMembership, PrivilegeChange, User, validate_time_zone
 from accounts.permissions import AccessDenied, Action, Decision, may_change_privilege
+from erp_integrations.models import AuditEntry
+from erp_integrations.services.audit import audit_privilege_change
 
 #: Why anyone else is refused.
 ONLY_STAFF = "Only platform staff can grant or revoke the 'Can Push to Accounting' privilege."
@@ -21,7 +23,19 @@ def membership_set_privilege(
     memory too. Raises AccessDenied unless ``changed_by`` is staff allowed to do it.
     """
     if not may_change_privilege(changed_by):
-        raise AccessDenied(Decision(Action.GRANT_PRIVILEGE, False, (ONLY_STAFF,), reason_text=ONLY_STAFF))
+        denied = AccessDenied(Decision(Action.GRANT_PRIVILEGE, False, (ONLY_STAFF,), reason_text=ONLY_STAFF))
+        if getattr(changed_by, "pk", None) is not None:
+            # The refused attempt is kept in the company's audit trail too.
+            audit_privilege_change(
+                company=membership.company,
+                user=membership.user,
+                changed_by=changed_by,
+                granted=granted,
+                outcome=AuditEntry.Outcome.REFUSED,
+                message=ONLY_STAFF,
+            )
+            denied.audited = True
+        raise denied
     with transaction.atomic():
         # Lock the entry so two staff members changing it at once record two honest
         # steps (grant, then a no-op) instead of two grants.
@@ -40,6 +54,15 @@ def membership_set_privilege(
         locked.privilege_changed_at = change.changed_at
         locked._privilege_change_recorded = True
         locked.save(update_fields=["can_push_to_accounting", "privilege_changed_by", "privilege_changed_at"])
+        audit_privilege_change(
+            company=locked.company,
+            user=locked.user,
+            changed_by=changed_by,
+            granted=granted,
+            outcome=AuditEntry.Outcome.SUCCESS,
+            message=f"'Can Push to Accounting' {'granted to' if granted else 'revoked from'} "
+            f"{locked.user.username} by {changed_by.username}.",
+        )
     _copy_privilege(locked, membership)
     return change
 
@@ -55,4 +78,11 @@ def user_set_time_zone(*, user: User, time_zone: str) -> User:
     validate_time_zone(time_zone)
     user.time_zone = time_zone
     user.save(update_fields=["time_zone"])
+    return user
+
+
+def user_set_digest_emails(*, user: User, subscribed: bool) -> User:
+    """Whether the user gets the daily ERP Integrations summary ('Subscribe to ERP digest emails')."""
+    user.digest_emails = subscribed
+    user.save(update_fields=["digest_emails"])
     return user

@@ -22,6 +22,7 @@ from erp_integrations.models import (
     CommitmentLineItem,
     ErpConnection,
     ErpLink,
+    SentNotice,
     SubcontractorInvoice,
     SyncRun,
     Vendor,
@@ -258,3 +259,26 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ("record_number", "erp_id", "user__username")
     ordering = ("-pk",)
     show_full_result_count = False
+
+
+@admin.register(SentNotice)
+class SentNoticeAdmin(ReadOnlyAdmin):
+    """The staff console's mail: the latest 50 messages the product sent, newest first."""
+
+    list_display = ("created_at", "kind", "recipient", "subject", "company", "sent_at")
+    list_filter = ("kind",)
+    search_fields = ("recipient", "subject", "event_key")
+    list_select_related = ("company",)
+    list_per_page = 50
+    show_full_result_count = False
+    fields = (
+        "event_key",
+        "kind",
+        "company",
+        "recipient",
+        "subject",
+        "text_body",
+        "html_body",
+        "created_at",
+        "sent_at",
+    )

@@ -321,6 +321,9 @@ class LinkedRecord(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # When its sender last pulled it back from Ready to Export (Retrieve); cleared when it
+    # is sent again. The project tool's "Retrieved" badge reads it.
+    retrieved_at = models.DateTimeField(null=True, blank=True)
     # The live link, and copies of the two of its values the lists search and sort by.
     # Set together by a successful export, cleared together by unlink; never by the sync.
     link = models.OneToOneField(ErpLink, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -339,6 +342,15 @@ class LinkedRecord(models.Model):
     @property
     def is_linked(self) -> bool:
         return self.link_id is not None
+
+    @property
+    def badge(self) -> str:
+        """The project tool's colour badge: sent, synced, rejected, retrieved, failed or draft."""
+        if self.export_state == ExportState.READY:
+            return "sent"
+        if self.export_state == ExportState.DRAFT and self.retrieved_at is not None:
+            return "retrieved"
+        return self.export_state
 
     @property
     def erp_missing_since_id(self) -> int | None:
@@ -552,7 +564,9 @@ class ChangeOrderLineItem(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Every export, reject and unlink attempt, successful or not."""
+    """Every send, export, reject, retrieve and unlink attempt, successful or not; every
+    attempt refused for want of a permission, whatever it tried; every grant and revoke
+    of 'Can Push to Accounting'; every change of a company's Direct Export setting."""
 
     class Action(models.TextChoices):
         SEND = "send", "Send to Accounting"
@@ -563,6 +577,13 @@ class AuditEntry(models.Model):
         LINK = "link", "Link"
         ARCHIVE = "archive", "Archive"
         UPDATE = "update", "Update"
+        RETRIEVE = "retrieve", "Retrieve"
+        EDIT = "edit", "Create, edit or delete"
+        SYNC = "sync", "Sync now"
+        VIEW = "view", "Open the tool"
+        SETTINGS = "settings", "Change settings"
+        GRANT = "grant", "Grant 'Can Push to Accounting'"
+        REVOKE = "revoke", "Revoke 'Can Push to Accounting'"
 
     class RecordType(models.TextChoices):
         COMMITMENT = "commitment", "Commitment"
@@ -571,6 +592,10 @@ class AuditEntry(models.Model):
         JOB = "job", "Job"
         VENDOR = "vendor", "Vendor"
         COST_CODE = "cost_code", "Cost Code"
+        #: A grant or revoke: the record is the user who got or lost the privilege.
+        USER = "user", "User"
+        #: What is about the company as a whole (Sync now, a setting, the tool itself).
+        COMPANY = "company", "Company"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -585,7 +610,7 @@ class AuditEntry(models.Model):
     project = models.ForeignKey(Project, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     record_id = models.BigIntegerField()
     record_number = models.CharField(max_length=50)
-    erp_system = models.CharField(max_length=20, choices=ErpSystem.choices)
+    erp_system = models.CharField(max_length=20, choices=ErpSystem.choices, blank=True)
     erp_id = models.CharField(max_length=40, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     message = models.TextField(blank=True)
@@ -733,3 +758,96 @@ class InvoicePayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.erp_id} {self.amount}"
+
+
+class SentNotice(models.Model):
+    """An e-mail the product sent (or is sending): one row per event, never two.
+
+    ``event_key`` names the event ("rejected:invoice:42:<audit id>", "digest:7:3:2026-12-01"),
+    so a task that is retried, or runs twice, finds the row and does not send again.
+    The staff console (the admin) lists the latest.
+    """
+
+    class Kind(models.TextChoices):
+        DIGEST = "digest", "Daily summary"
+        REJECTED = "rejected", "Rejection notice"
+        RESENT = "resent", "Sent again after a rejection"
+
+    event_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=255)
+    text_body = models.TextField()
+    html_body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    #: Set once the mail server took the message; empty while it is on its way (or failed).
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="sent_notice_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient}: {self.subject}"
+
+
+class DirectExportSetting(models.Model):
+    """A company's Direct Export for one record kind: sending a record exports it at once."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    #: A slug of ``erp_integrations.kinds``.
+    kind = models.CharField(max_length=20)
+    enabled = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind"], name="direct_export_one_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Direct Export of {self.kind} in {self.company}: {'on' if self.enabled else 'off'}"
+
+
+class BulkRun(models.Model):
+    """A bulk Export / Reject / Unlink of many rows, run by a worker with its progress shown."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    #: A slug of ``erp_integrations.kinds``.
+    kind = models.CharField(max_length=20)
+    action = models.CharField(max_length=10)
+    reason = models.TextField(blank=True)
+    record_ids = models.JSONField(default=list)
+    #: One entry per row done: [record id, ok, message], in the order they ran.
+    results = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Bulk {self.action} of {len(self.record_ids)} {self.kind} ({self.status})"
+
+    @property
+    def total(self) -> int:
+        return len(self.record_ids)
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else round(100 * self.done / self.total)

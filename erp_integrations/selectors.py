@@ -53,7 +53,15 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
-from accounts.models import Project, User
+from accounts.models import (
+    Company,
+    DirectoryMembership,
+    PermissionLevel,
+    PrivilegeChange,
+    Project,
+    ProjectPermission,
+    User,
+)
 from accounts.permissions import companies_of, level_opens_tool
 from erp_integrations.kinds import BY_SLUG, RECONCILED_VALUES, RecordKind, SortColumn
 from erp_integrations.models import (
@@ -531,6 +539,19 @@ def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: st
         .values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1]
     )
     return ids if len(ids) <= SEARCH_PROBE_LIMIT else None
+
+
+def record_ids_matching(
+    *, kind: RecordKind, company_id: int, export_state: str, search: str = "", limit: int
+) -> list[int]:
+    """The ids of a list's records that match its search, in id order, at most ``limit``
+    (the bulk actions' "all N matching this search"; ask for one more than the cap to
+    know that there are more). Queries: one."""
+    queryset = kind.model.objects.filter(company_id=company_id, export_state=export_state)
+    search = clean_search(search)
+    if search:
+        queryset = queryset.filter(_record_search(kind, company_id, search))
+    return list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
 
 
 def record_for_company(*, kind: RecordKind, company_id: int, record_id: int) -> LinkedRecord | None:
@@ -1153,3 +1174,55 @@ def sync_runs_for_chart(*, connection_id: int, limit: int = SYNC_CHART_RUNS) -> 
     )
     runs.reverse()
     return runs
+
+
+# --- the Accountant report -------------------------------------------------------------------
+@dataclass
+class AccountantRow:
+    """One holder of 'Can Push to Accounting', with their levels and grant history."""
+
+    user: User
+    erp_level_label: str
+    #: (project, level label) for each project where they have a Commitments level.
+    project_levels: list[tuple[Project, str]]
+    #: Grants and revokes of the privilege in this company, newest first.
+    history: list[PrivilegeChange]
+
+    @property
+    def project_levels_text(self) -> str:
+        return "; ".join(f"{project.name}: {label}" for project, label in self.project_levels)
+
+
+def accountant_report(*, company: Company) -> list[AccountantRow]:
+    """Who in the company holds 'Can Push to Accounting', by username. Queries: three
+    (the holders, their project levels, their grant history)."""
+    entries = list(
+        DirectoryMembership.objects.filter(company=company, can_push_to_accounting=True)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    user_ids = [entry.user_id for entry in entries]
+    levels: dict[int, list] = {}
+    for permission in (
+        ProjectPermission.objects.filter(project__company=company, user_id__in=user_ids)
+        .exclude(commitments_level=PermissionLevel.NONE)
+        .select_related("project")
+        .order_by("project__number")
+    ):
+        levels.setdefault(permission.user_id, []).append(
+            (permission.project, permission.get_commitments_level_display())
+        )
+    history: dict[int, list] = {}
+    for change in PrivilegeChange.objects.filter(company=company, user_id__in=user_ids).select_related(
+        "changed_by"
+    ):
+        history.setdefault(change.user_id, []).append(change)
+    return [
+        AccountantRow(
+            user=entry.user,
+            erp_level_label=entry.get_erp_integrations_level_display(),
+            project_levels=levels.get(entry.user_id, []),
+            history=history.get(entry.user_id, []),
+        )
+        for entry in entries
+    ]

@@ -261,6 +261,43 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- E-mail -------------------------------------------------------------------------------
+# Rejection notices, resend notices and the approvers' daily summary, sent by Celery
+# tasks (never inside a request). With EMAIL_HOST set, through that SMTP server; without
+# it, each message is written to a file under $VAR_DIR/sent-mail (EMAIL_BACKEND chooses
+# another backend, e.g. django.core.mail.backends.console.EmailBackend).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587 if env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST)) else 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ERP Integrations <erp-integrations@localhost>")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(VAR_DIR / "sent-mail")
+# Where the links in e-mails point: the address users open the product at.
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
+# The hour (0-23, in each company's own time zone) at which approvers get the daily summary.
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7, minimum=0)
+if DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"DIGEST_HOUR must be an hour from 0 to 23, not {DIGEST_HOUR}.")
+# Beat asks every hour, a few minutes past; each company's summary goes out in the hour
+# that is DIGEST_HOUR in its time zone (so zones 30 minutes off UTC get theirs too).
+CELERY_BEAT_SCHEDULE["daily-erp-digest"] = {
+    "task": "erp_integrations.tasks.send_digests",
+    "schedule": crontab(minute="5,35"),
+    "options": {"expires": 25 * 60},
+}
+#: More rows than this in one bulk action run as a Celery task with a progress bar.
+BULK_INLINE_LIMIT = env_int("BULK_INLINE_LIMIT", 100, minimum=1)
+#: The most rows "all N matching this search" takes at once.
+BULK_MAX_ROWS = env_int("BULK_MAX_ROWS", 1000, minimum=1)
+
 # --- Security ----------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

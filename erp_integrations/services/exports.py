@@ -36,15 +36,21 @@ from erp_integrations.master_kinds import prerequisite_problem, unlinked_prerequ
 from erp_integrations.models import (
     SENDABLE_STATES,
     AuditEntry,
+    DirectExportSetting,
     ErpConnection,
     ErpSystem,
     ExportState,
     LinkedRecord,
+    SentNotice,
     company_erp_connection,
 )
-from erp_integrations.services.audit import audit_record
+from erp_integrations.services import notices
+from erp_integrations.services.audit import audit_record, refusals_audited
 from erp_integrations.services.links import record_link
 from erp_integrations.services.results import ActionResult, Outcome
+
+#: What the audit trail says of an export made by Direct Export, with no approver.
+DIRECT_EXPORT_NOTE = "Direct Export (company setting, no approver):"
 
 #: Longest rejection reason we keep; the reason is shown to whoever edits the record.
 MAX_REJECTION_REASON = 1000
@@ -60,8 +66,73 @@ def record_send_to_accounting(*, kind: RecordKind, user: User, record_id: int) -
     A record that belongs to another (an invoice or a CCO to its commitment) also needs
     that one synced with the ERP.
     """
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
-    return _send_to_accounting(kind, record, user=user)
+    with refusals_audited(user=user, action=AuditEntry.Action.SEND):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.SEND_TO_ACCOUNTING)
+    result = _send_to_accounting(kind, record, user=user)
+    if result.ok and direct_export_enabled(company_id=record.company_id, kind=kind):
+        # The company lets this kind export at once: no approver in between.
+        exported = _export(kind, record, user=user, direct=True)
+        message = f"{kind.label(record)} was sent to accounting. Direct Export: {exported.message}"
+        return ActionResult(exported.ok, message, exported.outcome, record)
+    return result
+
+
+def record_retrieve(*, kind: RecordKind, user: User, record_id: int) -> ActionResult:
+    """Ready to export (or failed) → draft again: the sender pulls it back before an
+    approver accepts it, and the approvers' lists no longer show it.
+
+    Takes the export's claim, so a record is never retrieved while its export is in
+    flight; an export that already linked it wins, and Retrieve says so.
+    """
+    with refusals_audited(user=user, action=AuditEntry.Action.RETRIEVE):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.RETRIEVE)
+    label = kind.label(record)
+    with locks.try_claim(kind.lock_namespace, record.pk) as claimed:
+        if not claimed:
+            return _refuse(
+                record,
+                user=user,
+                action=AuditEntry.Action.RETRIEVE,
+                message=f"An export of this {kind.noun} is in progress; it cannot be retrieved now.",
+            )
+        now = timezone.now()
+        changes = {
+            "export_state": ExportState.DRAFT,
+            "retrieved_at": now,
+            "export_error": "",
+            "updated_at": now,
+        }
+        with transaction.atomic():
+            changed = kind.model.objects.filter(pk=record.pk, export_state__in=EXPORTABLE_STATES).update(
+                **changes
+            )
+            if changed:
+                for name, value in changes.items():
+                    setattr(record, name, value)
+                audit_record(
+                    user=user,
+                    action=AuditEntry.Action.RETRIEVE,
+                    record=record,
+                    erp_system=_erp_system(record),
+                    outcome=AuditEntry.Outcome.SUCCESS,
+                    message=f"{label} was retrieved from accounting and is a draft again.",
+                )
+    if changed:
+        return ActionResult.success(
+            f"{label} was retrieved and is a draft again; edit it and send it again.", record
+        )
+    _refresh_state(record)
+    return _refuse(
+        record,
+        user=user,
+        action=AuditEntry.Action.RETRIEVE,
+        message=f"{label} cannot be retrieved: it is {_state_words(record)}.",
+    )
+
+
+def direct_export_enabled(*, company_id: int, kind: RecordKind) -> bool:
+    """Whether the company exports records of ``kind`` as soon as they are sent."""
+    return DirectExportSetting.objects.filter(company_id=company_id, kind=kind.slug, enabled=True).exists()
 
 
 def record_export(
@@ -71,7 +142,8 @@ def record_export(
 
     ``access``: the user's access to the company, when the caller has loaded it already.
     """
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
+    with refusals_audited(user=user, action=AuditEntry.Action.EXPORT):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
     return _export(kind, record, user=user)
 
 
@@ -79,7 +151,8 @@ def record_reject(
     *, kind: RecordKind, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
 ) -> ActionResult:
     """Ready or failed → rejected with the reason; the record is editable again."""
-    record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
+    with refusals_audited(user=user, action=AuditEntry.Action.REJECT):
+        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
     return _reject(kind, record, user=user, reason=reason)
 
 
@@ -144,21 +217,28 @@ def _send_to_accounting(kind: RecordKind, record: LinkedRecord, *, user: User) -
     }
     # A sort of optimistic lock: the UPDATE only applies if nobody moved the record
     # (or unlinked the record it belongs to) since we looked.
-    condition = Q(pk=record.pk, export_state__in=SENDABLE_STATES)
+    # The state it is sent from is part of the condition: a rejected record sent again
+    # is a resend, and the approvers hear of it.
+    was = record.export_state
+    condition = Q(pk=record.pk, export_state=was)
     if kind.parent_field:
         condition &= Q(**{f"{kind.parent_field}__export_state": ExportState.SYNCED})
+    changes["retrieved_at"] = None
     with transaction.atomic():
         changed = kind.model.objects.filter(condition).update(**changes)
         if changed:
             for name, value in changes.items():
                 setattr(record, name, value)
-            audit_record(
+            entry = audit_record(
                 user=user,
                 action=AuditEntry.Action.SEND,
                 record=record,
                 erp_system=_erp_system(record),
                 outcome=AuditEntry.Outcome.SUCCESS,
+                message="Sent again after a rejection." if was == ExportState.REJECTED else "",
             )
+            if was == ExportState.REJECTED:
+                notices.notice_queue(kind=SentNotice.Kind.RESENT, entry=entry)
     if changed:
         return ActionResult.success(f"{label} was sent to accounting and is ready to export.", record)
 
@@ -183,7 +263,7 @@ def _send_refusal(kind: RecordKind, record: LinkedRecord, label: str) -> str:
 
 
 # --- Export -------------------------------------------------------------------------------
-def _export(kind: RecordKind, record: LinkedRecord, *, user: User) -> ActionResult:
+def _export(kind: RecordKind, record: LinkedRecord, *, user: User, direct: bool = False) -> ActionResult:
     label = kind.label(record)
     connection = company_erp_connection(record.company)
     if connection is None or not connection.is_active:
@@ -204,11 +284,17 @@ def _export(kind: RecordKind, record: LinkedRecord, *, user: User) -> ActionResu
             )
         # Another approver's export may have finished between our load and our claim.
         _refresh_state(record)
-        return _export_claimed(kind, record, user=user, connection=connection, label=label)
+        return _export_claimed(kind, record, user=user, connection=connection, label=label, direct=direct)
 
 
 def _export_claimed(
-    kind: RecordKind, record: LinkedRecord, *, user: User, connection: ErpConnection, label: str
+    kind: RecordKind,
+    record: LinkedRecord,
+    *,
+    user: User,
+    connection: ErpConnection,
+    label: str,
+    direct: bool = False,
 ) -> ActionResult:
     erp = connection.erp_name
     if record.export_state not in EXPORTABLE_STATES:
@@ -329,7 +415,8 @@ def _export_claimed(
             record=locked,
             erp_system=connection.erp_system,
             outcome=AuditEntry.Outcome.SUCCESS,
-            message=message,
+            # The trail says when no approver was involved.
+            message=f"{DIRECT_EXPORT_NOTE} {message}" if direct else message,
         )
     _copy_link(locked, record)
     return ActionResult.success(message, record)
@@ -419,7 +506,7 @@ def _reject(kind: RecordKind, record: LinkedRecord, *, user: User, reason: str) 
             if changed:
                 for name, value in changes.items():
                     setattr(record, name, value)
-                audit_record(
+                entry = audit_record(
                     user=user,
                     action=AuditEntry.Action.REJECT,
                     record=record,
@@ -427,6 +514,8 @@ def _reject(kind: RecordKind, record: LinkedRecord, *, user: User, reason: str) 
                     outcome=AuditEntry.Outcome.SUCCESS,
                     message=reason,
                 )
+                # The sender hears of it, with the reason and a link (after commit).
+                notices.notice_queue(kind=SentNotice.Kind.REJECTED, entry=entry)
     if changed:
         return ActionResult.success(
             f"{label} was rejected. It can be edited and sent to accounting again.", record

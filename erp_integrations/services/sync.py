@@ -42,7 +42,8 @@ from erp_integrations import locks
 from erp_integrations.connectors import ErpConnector, ErpError, get_connector
 from erp_integrations.kinds import KINDS, RecordKind
 from erp_integrations.master_kinds import MASTER_KINDS, MasterKind
-from erp_integrations.models import ErpConnection, ErpLink, SyncRun
+from erp_integrations.models import AuditEntry, ErpConnection, ErpLink, SyncRun
+from erp_integrations.services.audit import refusals_audited
 from erp_integrations.services.master_sync import master_entries_replace
 from erp_integrations.services.reconciliation import Staging, reconciliation_record
 from erp_integrations.services.results import ActionResult
@@ -344,7 +345,8 @@ def sync_now_request(*, user, company: Company, access: CompanyAccess | None = N
     access = CompanyAccess.reuse_or_load(access, user, company)
     if not access.is_member:
         raise NotFound("No such company.")
-    access.require(Action.SYNC_NOW)
+    with refusals_audited(user=user, action=AuditEntry.Action.SYNC):
+        access.require(Action.SYNC_NOW)
 
     connection = ErpConnection.objects.filter(company=company).first()
     if connection is None or not connection.is_active:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.permissions import Action, CompanyAccess, load_record
 from erp_integrations.kinds import BY_SLUG, RecordKind
 from erp_integrations.models import AuditEntry, ErpLink, ExportState, LinkedRecord, company_erp_connection
-from erp_integrations.services.audit import audit_record
+from erp_integrations.services.audit import audit_record, refusals_audited
 from erp_integrations.services.results import ActionResult
 
 SUCCESS_MESSAGE = "Successfully Unlinked"
@@ -37,7 +37,14 @@ def record_unlink(
     """Unlink one record once the last completed sync saw its ERP record gone.
 
     ``access``: the user's access to the company, when the caller has loaded it already.
+    A refusal for want of a permission is kept in the audit trail too (outside the
+    transaction it rolls back), then raised.
     """
+    with refusals_audited(user=user, action=AuditEntry.Action.UNLINK):
+        return _unlink(kind=kind, user=user, record_id=record_id, access=access)
+
+
+def _unlink(*, kind: RecordKind, user, record_id: int, access: CompanyAccess | None) -> ActionResult:
     with transaction.atomic():
         # 1) The record, its row locked, with company, connection and project. Reading
         # it under the lock means it is judged as it is now, not as it was a moment

@@ -60,6 +60,11 @@ class Tool:
     def erp_name(self) -> str:
         return self.connection.erp_name if self.connection else NO_ERP_NAME
 
+    @property
+    def shows_admin_pages(self) -> bool:
+        """Whether the header links the settings and the Accountant report (tool admins)."""
+        return bool(self.access.check(Action.CHANGE_SETTINGS))
+
 
 def tool_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Sign-in, then the tool of ``company_id`` for the view as its second argument."""

@@ -21,6 +21,8 @@ from django.shortcuts import render
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from accounts.permissions import AccessDenied, NotFound, SignInRequired
+from erp_integrations.models import AuditEntry
+from erp_integrations.services.audit import audit_access_denied
 from erp_integrations.services.records import ChangeRefused
 from erp_integrations.services.results import ActionResult, Outcome
 
@@ -73,6 +75,14 @@ def denied_response(request: HttpRequest, denied: AccessDenied) -> HttpResponse:
     return render(request, template, context, status=HTTPStatus.FORBIDDEN)
 
 
+def _attempted(request: HttpRequest) -> str | None:
+    """What a refused POST tried, in the audit trail's words, when its URL says (an
+    ``action`` of the tool: a crafted Unlink is an Unlink whatever refused it)."""
+    match = getattr(request, "resolver_match", None)
+    action = match.kwargs.get("action") if match else None
+    return action if action in AuditEntry.Action.values else None
+
+
 class DomainErrorMiddleware:
     """Answers the domain errors a view lets through (see the module's docstring)."""
 
@@ -89,6 +99,10 @@ class DomainErrorMiddleware:
         if isinstance(exception, SignInRequired):
             return login_redirect(request)
         if isinstance(exception, AccessDenied):
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                # An attempt to change something, refused: kept in the company's audit
+                # trail (once; a service that refused it has kept it already).
+                audit_access_denied(user=request.user, denied=exception, action=_attempted(request))
             return denied_response(request, exception)
         if isinstance(exception, ChangeRefused):
             if getattr(request, "htmx", False):

@@ -8,7 +8,7 @@ from erp_integrations.views import commitments, records, sandbox_console
 
 
 def _record_urls(kind: kinds.RecordKind, prefix: str, id_name: str) -> list:
-    """A record's pages: ``<slug>_detail``, ``_edit``, ``_delete`` and ``_send``.
+    """A record's pages: ``<slug>_detail``, ``_edit``, ``_delete``, ``_send`` and ``_retrieve``.
 
     ``id_name``: the URL's name for the record's id (``pk``, or ``iid`` for invoices, as
     they have always been named).
@@ -23,6 +23,11 @@ def _record_urls(kind: kinds.RecordKind, prefix: str, id_name: str) -> list:
             name=f"{kind.slug}_delete",
         ),
         path(f"{base}send/", records.for_kind(records.record_send, kind, id_name), name=f"{kind.slug}_send"),
+        path(
+            f"{base}retrieve/",
+            records.for_kind(records.record_retrieve, kind, id_name),
+            name=f"{kind.slug}_retrieve",
+        ),
     ]
 
 

@@ -129,6 +129,9 @@ def _detail_context(kind: RecordKind, record: LinkedRecord, access: CompanyAcces
         "edit_url": url_of(kind, "edit", record),
         "delete_url": url_of(kind, "delete", record),
         "send_url": url_of(kind, "send", record),
+        "retrieve_url": url_of(kind, "retrieve", record),
+        "retrieve_decision": access.check(Action.RETRIEVE, project),
+        "can_retrieve_state": record.export_state in exports.EXPORTABLE_STATES,
         "lock_reason": lock_reason,
         "edit_decision": edit,
         "can_edit": bool(edit) and not lock_reason,
@@ -272,5 +275,16 @@ def record_send(request: HttpRequest, kind: RecordKind, project_id: int, record_
         kind=kind, user=request.user, record_id=record_id, project_id=project_id
     )
     result = exports.record_send_to_accounting(kind=kind, user=request.user, record_id=record.pk)
+    (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect(kind.detail_url(record))
+
+
+@require_POST
+def record_retrieve(request: HttpRequest, kind: RecordKind, project_id: int, record_id: int) -> HttpResponse:
+    """Pull a record that waits for an approver back to draft (the sender's Retrieve)."""
+    record, _ = records.record_get_for_user(
+        kind=kind, user=request.user, record_id=record_id, project_id=project_id
+    )
+    result = exports.record_retrieve(kind=kind, user=request.user, record_id=record.pk)
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect(kind.detail_url(record))

@@ -16,6 +16,7 @@ from datetime import UTC
 from functools import cached_property
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
 from django.core.cache.backends.locmem import LocMemCache
@@ -193,6 +194,11 @@ class RecordRow:
     def flash_blocking(self) -> tuple[tuple[str, str], ...]:
         return self.flash.blocking if self.flash else ()
 
+    @property
+    def can_bulk(self) -> bool:
+        """Whether the row has a checkbox for the list's bulk actions (one allowed action)."""
+        return any(action.decision for action in self.actions)
+
     @cached_property
     def denied_reasons(self) -> list[str]:
         """Why the disabled buttons are disabled, once for buttons missing the same things."""
@@ -327,7 +333,7 @@ class _ActionUrls:
         return f"{parts[0]}{record_id}{parts[1]}"
 
 
-def _record_row(
+def record_row(
     tool: Tool, tab: RecordKind, record, list_slug: str, urls: _ActionUrls | None = None
 ) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
@@ -474,7 +480,7 @@ def _list_context(
     # the other lists as they are.
     hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
     urls = _ActionUrls(tool.company.pk, tab.tab_slug)
-    rows = [_record_row(tool, tab, record, list_slug, urls) for record in page.rows]
+    rows = [record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row:
     # a list of one row too.
@@ -485,10 +491,21 @@ def _list_context(
         for row in rows:
             row.reason_in_list = True
             row.denied_id = f"{tab.tab_slug}-{list_slug}-denied"
+    bulk = None
+    if rows and any(row.can_bulk for row in rows):
+        bulk = {
+            "url": reverse(
+                "erp_bulk",
+                kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug},
+            ),
+            "actions": LIST_ACTIONS[list_slug],
+            "all_label": _all_label(page, estimate, search),
+        }
     return {
         "slug": list_slug,
         "prefix": prefix,
         "denied_note": denied_note,
+        "bulk": bulk,
         "title": list_title(tab, list_slug, tool.erp_name),
         "dom_id": f"{tab.tab_slug}-{list_slug}",
         "page": page,
@@ -509,6 +526,20 @@ def _list_context(
         "here": f"{tab_url}?{query.urlencode()}" if query else tab_url,
         "range": rows_shown(page, estimate),
     }
+
+
+def _all_label(page: selectors.Page, estimate: int | None, search: str) -> str:
+    """ "All 3 rows", "All about 950,000 rows (the first 1,000)": what "all" would take,
+    from what the page knows already (no count query)."""
+    cap = settings.BULK_MAX_ROWS
+    matching = " matching this search" if search else ""
+    if not page.has_next and not page.has_prev:
+        return f"All {len(page.rows):,} row{'s' if len(page.rows) != 1 else ''}{matching}"
+    if estimate is not None and not search:
+        about = max(_about(estimate), len(page.rows))
+        capped = f" (the first {cap:,})" if about > cap else ""
+        return f"All about {about:,} rows{capped}"
+    return f"All rows{matching} (the first {cap:,} at most)"
 
 
 def _about(count: int) -> int:
@@ -821,7 +852,7 @@ def record_action(
         "record": record if fresh is None else fresh,
         # The row itself while the record is still in the list it was shown in; else
         # only the message, where the row was.
-        "row": _record_row(tool, spec, fresh, list_slug) if stays else None,
+        "row": record_row(tool, spec, fresh, list_slug) if stays else None,
         "list_slug": list_slug,
         "message": result.message,
         "record_ref": record_ref(spec, record if fresh is None else fresh, result.message),

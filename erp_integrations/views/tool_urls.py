@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from erp_integrations.master_kinds import BY_TAB as MASTER_TABS
-from erp_integrations.views import account, audit, master, reconciliation, sync, tool
+from erp_integrations.views import account, approver, audit, master, reconciliation, sync, tool
 
 
 class _Choice:
@@ -107,12 +107,30 @@ urlpatterns = [
         reconciliation.reconciliation_relink,
         name="erp_reconciliation_relink",
     ),
+    path("companies/<int:company_id>/erp/settings/", approver.settings_page, name="erp_settings"),
+    path("companies/<int:company_id>/erp/accountants/", approver.accountant_report, name="erp_accountants"),
+    path(
+        "companies/<int:company_id>/erp/accountants.csv",
+        approver.accountant_report_csv,
+        name="erp_accountants_csv",
+    ),
     path("companies/<int:company_id>/erp/<tab:tab>/", tool.tab, name="erp_tab"),
     path("companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/", tool.record_list, name="erp_list"),
     path(
         "companies/<int:company_id>/erp/<tab:tab>/<int:record_id>/<action:action>/",
         tool.record_action,
         name="erp_action",
+    ),
+    # Bulk Export / Reject / Unlink of a list's selected rows, and a long one's progress.
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/<list:list_slug>/bulk/",
+        approver.bulk_action,
+        name="erp_bulk",
+    ),
+    path(
+        "companies/<int:company_id>/erp/<tab:tab>/bulk/<int:run_id>/",
+        approver.bulk_run,
+        name="erp_bulk_run",
     ),
     # Reject's reason, asked for when Reject is opened: a dialog (HTMX) or a small page.
     path(

@@ -56,3 +56,17 @@ def test_a_zone_not_in_the_list_is_refused():
     assert "time_zone" in response.context["adminform"].form.errors
     pm.refresh_from_db()
     assert pm.time_zone == "UTC"
+
+
+def test_staff_pick_a_companys_time_zone_for_its_daily_summary():
+    company = factories.company(name="Northwind Builders")
+    client = Client()
+    client.force_login(factories.platform_staff())
+    url = reverse("admin:accounts_company_change", args=[company.pk])
+
+    assert '<select name="time_zone"' in client.get(url).content.decode()
+    response = client.post(url, {"name": company.name, "slug": company.slug, "time_zone": "America/Chicago"})
+
+    assert response.status_code == 302
+    company.refresh_from_db()
+    assert company.time_zone == "America/Chicago"

@@ -115,3 +115,37 @@ def test_the_database_refuses_a_privilege_without_who_granted_it(pm_entry):
     with pytest.raises(IntegrityError), transaction.atomic():
         field = DirectoryMembership._meta.get_field("can_push_to_accounting")
         DirectoryMembership.objects.filter(pk=pm_entry.pk)._update([(field, None, True)])
+
+
+@pytest.mark.embedded
+def test_grants_and_revokes_are_in_the_companys_audit_trail(pm_entry, staff):
+    from erp_integrations.models import AuditEntry
+
+    membership_set_privilege(membership=pm_entry, granted=True, changed_by=staff)
+    membership_set_privilege(membership=pm_entry, granted=True, changed_by=staff)  # no change, no entry
+    membership_set_privilege(membership=pm_entry, granted=False, changed_by=staff)
+
+    entries = list(AuditEntry.objects.filter(company=pm_entry.company).order_by("id"))
+    assert [(e.action, e.outcome, e.user, e.record_type, e.record_number) for e in entries] == [
+        ("grant", "success", staff, "user", "pm"),
+        ("revoke", "success", staff, "user", "pm"),
+    ]
+    assert entries[1].message == "'Can Push to Accounting' revoked from pm by staff."
+
+
+@pytest.mark.embedded
+def test_a_refused_grant_is_in_the_audit_trail_too(pm_entry, company):
+    from erp_integrations.models import AuditEntry
+
+    colleague = factories.user("colleague", company=company)
+    with pytest.raises(PermissionDenied):
+        membership_set_privilege(membership=pm_entry, granted=True, changed_by=colleague)
+
+    entry = AuditEntry.objects.get(company=company)
+    assert (entry.action, entry.outcome, entry.user, entry.record_number) == (
+        "grant",
+        "refused",
+        colleague,
+        "pm",
+    )
+    assert "Only platform staff" in entry.message

@@ -55,4 +55,8 @@ def test_pm_sees_unlink_disabled_with_the_missing_privilege_named(demo, new_cont
     shots(page, "pm-forced-unlink-refused")
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.erp_id
-    assert not AuditEntry.objects.filter(outcome=AuditEntry.Outcome.SUCCESS).exists()
+    assert not AuditEntry.objects.filter(action="unlink", outcome=AuditEntry.Outcome.SUCCESS).exists()
+    # The forced click is kept in the audit trail, refused, with the reason.
+    refused = AuditEntry.objects.get(action="unlink", user__username="pm")
+    assert (refused.outcome, refused.record_id) == (AuditEntry.Outcome.REFUSED, commitment.pk)
+    assert "'Can Push to Accounting'" in refused.message

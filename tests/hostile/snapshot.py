@@ -3,11 +3,14 @@
 from accounts.models import DirectoryMembership, PrivilegeChange, Project
 from erp_integrations.models import (
     AuditEntry,
+    BulkRun,
     Commitment,
     CostCode,
+    DirectExportSetting,
     ErpLink,
     ErpMasterEntry,
     MasterExportState,
+    SentNotice,
     SubcontractorInvoice,
     SyncRun,
     Vendor,
@@ -38,4 +41,7 @@ def snapshot() -> dict:
         "links": ErpLink.objects.filter(unlinked_at__isnull=True).count(),
         "erp_entries": list(ErpMasterEntry.objects.order_by("pk").values_list("pk", "archived_at")),
         "master_states": MasterExportState.objects.count(),
+        "bulk_runs": BulkRun.objects.count(),
+        "direct_export": list(DirectExportSetting.objects.order_by("pk").values_list("pk", "enabled")),
+        "sent_notices": SentNotice.objects.count(),
     }

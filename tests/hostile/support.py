@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from erp_integrations.models import (
+    BulkRun,
     Commitment,
     CommitmentChangeOrder,
     ErpMasterEntry,
@@ -66,6 +67,7 @@ class CompanyWorld:
     cco: CommitmentChangeOrder  # a draft, under `present`
     erp_vendor: ErpMasterEntry  # a vendor of the company's ERP, ready to import
     new_vendor: Vendor  # a vendor of the directory not in the ERP, ready to export
+    bulk_run: BulkRun  # the approver's finished bulk export of `ready`
 
 
 def company_world(name: str, *, username: str, title: str = "Concrete package", vendor: str | None = None):
@@ -89,9 +91,18 @@ def company_world(name: str, *, username: str, title: str = "Concrete package", 
     )
     new_vendor = factories.vendor(company=company, name=f"{name} new vendor", synced=False)
     connection_sync(connection_id=company.erp_connection.pk, trigger="schedule")
+    bulk_run = BulkRun.objects.create(
+        company=company,
+        user=approver,
+        kind="commitment",
+        action="export",
+        record_ids=[ready.pk],
+        results=[[ready.pk, False, "Not exported."]],
+        status=BulkRun.Status.DONE,
+    )
     erp_vendor = ErpMasterEntry.objects.get(company=company, kind="vendor", erp_id=f"V{company.pk}")
     return CompanyWorld(
-        company, project, approver, synced, present, ready, invoice, cco, erp_vendor, new_vendor
+        company, project, approver, synced, present, ready, invoice, cco, erp_vendor, new_vendor, bulk_run
     )
 
 
@@ -117,6 +128,7 @@ def kwargs_for(
         "entry_action": "link",
         "master_id": world.new_vendor.pk,
         "master_action": "export",
+        "run_id": world.bulk_run.pk,
     }
     unknown = set(route.params) - set(values)
     assert not unknown, (

@@ -208,10 +208,21 @@ def _url(route, world, *, theirs: bool, odd_id: int | None, tab: str, action: st
         "entry_action": {"unlink": "archive", "export": "import", "reject": "link"}[action],
         "master_id": owner.new_vendor.pk,
         "master_action": action,
+        "run_id": owner.bulk_run.pk,
     }
     kwargs = {name: values[name] for name in route.params}
     if odd_id is not None:
-        for name in ("record_id", "pk", "iid", "cco_id", "entry_id", "master_id", "company_id", "project_id"):
+        for name in (
+            "record_id",
+            "pk",
+            "iid",
+            "cco_id",
+            "run_id",
+            "entry_id",
+            "master_id",
+            "company_id",
+            "project_id",
+        ):
             if name in kwargs:
                 kwargs[name] = odd_id
                 break

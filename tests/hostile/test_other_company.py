@@ -71,7 +71,7 @@ def test_mixing_own_company_or_project_with_another_companys_records_is_404(alph
     before = snapshot()
     mixed = 0
     for route in product_routes():
-        record_params = {"record_id", "pk", "iid", "entry_id", "master_id"} & set(route.params)
+        record_params = {"record_id", "pk", "iid", "entry_id", "master_id", "run_id"} & set(route.params)
         if not record_params:
             continue
         for tab, action in _variants(route):

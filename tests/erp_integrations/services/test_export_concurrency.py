@@ -69,7 +69,9 @@ def test_two_approvers_exporting_one_commitment_make_one_erp_record_and_one_link
     assert commitment.export_state == ExportState.SYNCED
     [erp_record] = sandbox_records("sage300").all()
     assert erp_record.erp_id == commitment.erp_id
-    successes = AuditEntry.objects.filter(record_id=commitment.pk, outcome=AuditEntry.Outcome.SUCCESS)
+    successes = AuditEntry.objects.filter(
+        record_type="commitment", record_id=commitment.pk, outcome=AuditEntry.Outcome.SUCCESS
+    )
     assert successes.count() == 1
     assert successes.get().user_id == commitment.link.linked_by_id
 
@@ -139,5 +141,7 @@ def test_a_reject_while_the_export_is_in_the_erp_is_refused(settings):
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.rejection_reason == ""
     assert list(
-        AuditEntry.objects.filter(record_id=commitment.pk).order_by("id").values_list("action", "outcome")
+        AuditEntry.objects.filter(record_type="commitment", record_id=commitment.pk)
+        .order_by("id")
+        .values_list("action", "outcome")
     ) == [("reject", "refused"), ("export", "success")]

@@ -37,11 +37,19 @@ def _world(record_type: str, state: str):
     return company, project, record
 
 
-def _nothing_happened(record, state):
+def _nothing_happened(record, state, *, refused_for=None):
+    """The record is as it was; the audit trail holds only the refused attempts, by whom."""
     record.refresh_from_db()
     assert record.export_state == state
     assert record.erp_id is None
-    assert not AuditEntry.objects.filter(record_id=record.pk, record_type=kind_of(record).slug).exists()
+    entries = AuditEntry.objects.filter(record_id=record.pk, record_type=kind_of(record).slug)
+    if refused_for is None:
+        assert not entries.exists()
+    else:
+        assert entries.exists()
+        assert set(entries.values_list("outcome", "user_id")) == {
+            (AuditEntry.Outcome.REFUSED, refused_for.pk)
+        }
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -73,7 +81,11 @@ def test_each_missing_requirement_is_named(record_type, service, lacking, missin
     assert decision.action == action
     assert decision.missing == (missing,)
     assert missing in str(denied.value)
-    _nothing_happened(record, ExportState.READY)
+    _nothing_happened(record, ExportState.READY, refused_for=user)
+    assert (
+        AuditEntry.objects.get(record_type=kind_of(record).slug, record_id=record.pk).message
+        == decision.reason
+    )
     assert sandbox_records("sage300").filter(kind="invoice").count() == 0
 
 
@@ -90,7 +102,7 @@ def test_a_viewer_lacking_everything_is_told_all_three(record_type):
     with pytest.raises(AccessDenied) as denied:
         _export(record, viewer)
     assert len(denied.value.decision.missing) == 3
-    _nothing_happened(record, ExportState.READY)
+    _nothing_happened(record, ExportState.READY, refused_for=viewer)
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -107,7 +119,7 @@ def test_send_to_accounting_needs_admin_on_commitments_only(record_type):
     with pytest.raises(AccessDenied) as denied:
         _send(record, pm)
     assert denied.value.decision.missing == ("'Admin' on the Commitments tool of project 'Tower'",)
-    _nothing_happened(record, ExportState.DRAFT)
+    _nothing_happened(record, ExportState.DRAFT, refused_for=pm)
 
     # A project admin without any ERP rights or the privilege may send.
     project_admin = factories.user(
@@ -208,4 +220,4 @@ def test_export_and_reject_check_with_the_callers_access_and_ignore_another_user
     # The approver's access is not taken for the pm.
     with pytest.raises(AccessDenied):
         call(CompanyAccess.load(approver, company))
-    _nothing_happened(record, ExportState.READY)
+    _nothing_happened(record, ExportState.READY, refused_for=pm)

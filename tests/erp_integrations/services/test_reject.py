@@ -67,7 +67,7 @@ def test_reject_requires_a_reason(reason):
     assert result.message == f"Please give a reason for rejecting Commitment {commitment.number}."
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY and commitment.rejection_reason == ""
-    assert not AuditEntry.objects.filter(record_id=commitment.pk).exists()
+    assert not AuditEntry.objects.filter(record_type="commitment", record_id=commitment.pk).exists()
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -102,7 +102,10 @@ def test_only_ready_or_failed_records_can_be_rejected(state, words):
     assert result.message == f"Commitment {commitment.number} cannot be rejected: it is {words}."
     commitment.refresh_from_db()
     assert commitment.export_state == state
-    assert AuditEntry.objects.get(record_id=commitment.pk).outcome == AuditEntry.Outcome.REFUSED
+    assert (
+        AuditEntry.objects.get(record_type="commitment", record_id=commitment.pk).outcome
+        == AuditEntry.Outcome.REFUSED
+    )
 
 
 @pytest.mark.django_db(databases="__all__")

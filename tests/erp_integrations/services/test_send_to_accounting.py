@@ -62,7 +62,9 @@ def test_a_ready_commitment_cannot_be_sent_twice(world):
         f"Commitment {commitment.number} cannot be sent to accounting: it is ready to export."
     )
     assert list(
-        AuditEntry.objects.filter(record_id=commitment.pk).order_by("id").values_list("outcome", flat=True)
+        AuditEntry.objects.filter(record_type="commitment", record_id=commitment.pk)
+        .order_by("id")
+        .values_list("outcome", flat=True)
     ) == ["success", "refused"]
 
 
@@ -135,5 +137,6 @@ def test_send_takes_a_handful_of_queries(world, django_assert_num_queries):
     #  1 the record with company, ERP connection, project and vendor
     #  2 directory entry  3 project levels
     #  4 savepoint  5 conditional UPDATE to ready  6 INSERT the audit entry  7 release savepoint
-    with django_assert_num_queries(7):
+    #  8 whether the company's Direct Export is on for commitments
+    with django_assert_num_queries(8):
         assert record_send_to_accounting(kind=COMMITMENT, user=project_admin, record_id=commitment.pk).ok

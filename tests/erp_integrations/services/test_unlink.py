@@ -226,7 +226,10 @@ def test_a_member_missing_a_requirement_is_refused_with_the_reason(
 
     assert missing in refused.value.decision.reason
     assert Commitment.objects.get(pk=commitment.pk).is_linked
-    assert not AuditEntry.objects.exists()
+    # The refused attempt leaves a trace: who, which record, why.
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.UNLINK)
+    assert (entry.user, entry.record_id, entry.outcome) == (pm, commitment.pk, AuditEntry.Outcome.REFUSED)
+    assert missing in entry.message
 
 
 def test_an_outsider_gets_not_found(commitment):

@@ -230,7 +230,9 @@ def test_send_shows_the_refusal_when_the_subcontract_is_not_synced(world, subcon
     invoice = factories.invoice(commitment=subcontract, number="4")
     response = world.client(world.project_admin).post(_url("invoice_send", invoice), follow=True)
     assert "until its commitment SC-7 is synced with Sage 100 Contractor®" in text_of(response)
-    assert AuditEntry.objects.filter(record_id=invoice.pk, outcome="refused").count() == 1
+    assert (
+        AuditEntry.objects.filter(record_type="invoice", record_id=invoice.pk, outcome="refused").count() == 1
+    )
     assert SubcontractorInvoice.objects.get(pk=invoice.pk).export_state == ExportState.DRAFT
 
 
