@@ -55,6 +55,8 @@ def approver_pages() -> list[str]:
         reverse("erp_tab", args=[company.pk, "change-orders"]),
         reverse("erp_sync", args=[company.pk]),
         reverse("erp_audit", args=[company.pk]),
+        reverse("erp_reconciliation", args=[company.pk]),
+        reverse("erp_reconciliation", args=[company.pk]) + f"?project={project}",
         reverse("company_list"),
         reverse("project_list"),
         reverse("commitment_list", args=[project]),
@@ -78,7 +80,7 @@ def test_no_page_of_the_tool_has_a_serious_or_critical_axe_violation(demo, new_c
 
     approver = sign_in(new_context(), "approver")
     urls = approver_pages()
-    assert len(urls) == 17
+    assert len(urls) == 19
     for url in urls:
         found += check(approver, url)
 
