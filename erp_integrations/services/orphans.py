@@ -107,6 +107,10 @@ def _relink(kind: RecordKind, record, orphan: Discrepancy, *, user, erp_system: 
                 record_link(kind=kind, record=locked, erp_id=orphan.erp_id, linked_by=user)
         except IntegrityError:
             return ActionResult.conflict(f"{orphan.erp_id} is linked to another record already.")
+        if locked.rejection_reason:
+            # Synced now, as an export leaves it: a reason for an earlier rejection no longer applies.
+            kind.model.objects.filter(pk=locked.pk).update(rejection_reason="")
+            locked.rejection_reason = ""
         message = (
             f"{label} is linked to {orphan.erp_id} again: the {kind.erp_noun(erp_system)} already in {erp}."
         )

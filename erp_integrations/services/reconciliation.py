@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -97,7 +97,6 @@ class Staging:
     records_read: int = 0
     costs_read: int = 0
     payments_read: int = 0
-    _created: bool = field(default=False, repr=False)
 
     # --- the tables -------------------------------------------------------------------
     def create(self) -> None:
@@ -118,13 +117,11 @@ class Staging:
                 f"CREATE TEMPORARY TABLE {PAYMENTS_TABLE} (erp_id varchar(40), requisition varchar(40), "
                 f"paid_on date, amount {money})"
             )
-        self._created = True
 
     def drop(self) -> None:
         with db_connection.cursor() as cursor:
             for table in (RECORDS_TABLE, COSTS_TABLE, PAYMENTS_TABLE):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        self._created = False
 
     def index(self) -> None:
         """Once everything is read: the index the comparisons join on, and fresh statistics."""

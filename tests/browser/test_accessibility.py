@@ -62,6 +62,8 @@ def approver_pages() -> list[str]:
         reverse("erp_settings", args=[company.pk]),
         reverse("erp_accountants", args=[company.pk]),
         reverse("account_settings"),
+        reverse("erp_reconciliation", args=[company.pk]),
+        reverse("erp_reconciliation", args=[company.pk]) + f"?project={project}",
         reverse("company_list"),
         reverse("project_list"),
         reverse("commitment_list", args=[project]),
@@ -85,7 +87,7 @@ def test_no_page_of_the_tool_has_a_serious_or_critical_axe_violation(demo, new_c
 
     approver = sign_in(new_context(), "approver")
     urls = approver_pages()
-    assert len(urls) == 20
+    assert len(urls) == 25
     for url in urls:
         found += check(approver, url)
 

@@ -473,3 +473,26 @@ def test_the_demo_fills_every_list_of_the_master_data_tabs():
         assert sorted(bool(found[entry.pk]) for entry in entries) == [False, True]
         assert selectors.master_ready_to_export(kind=JOB, company_id=company.pk).rows
         assert selectors.master_ready_to_import(kind=JOB, company_id=company.pk).rows
+
+
+def test_the_demo_erp_holds_each_jobs_costs_and_a_payment_once():
+    from erp_integrations.demo import JOB_COSTS
+    from erp_integrations.sandbox.services import COST_STORES, PAYMENT_STORES
+
+    seed_demo(password=PASSWORD)
+    seed_demo(password=PASSWORD)
+
+    for erp, projects in (
+        ("sage300", ("P-1001", "P-1002", "P-1003")),
+        ("sage100", ("P-2001", "P-2002", "P-2003")),
+    ):
+        costs = COST_STORES[erp].objects.using(f"sandbox_{erp}")
+        assert sorted(set(costs.values_list("job", flat=True))) == list(projects)
+        assert costs.count() == len(JOB_COSTS) * 3
+        payments = PAYMENT_STORES[erp].objects.using(f"sandbox_{erp}")
+        paid = SubcontractorInvoice.objects.filter(
+            number="1", commitment__number="SC-001", project__number__in=projects
+        )
+        assert sorted(payments.values_list("requisition", flat=True)) == sorted(
+            paid.values_list("erp_id", flat=True)
+        )

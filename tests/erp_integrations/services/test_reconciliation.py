@@ -162,6 +162,7 @@ def test_the_timeout_orphan_is_found_and_relinked_to_its_rejected_commitment(set
     assert result.ok, result.message
     commitment.refresh_from_db()
     assert (commitment.export_state, commitment.erp_id) == (ExportState.SYNCED, erp_id)
+    assert commitment.rejection_reason == ""
     assert found(company, Discrepancy.Category.ORPHAN) == []
     audit = AuditEntry.objects.filter(record_id=commitment.pk, action="export").latest("id")
     assert (audit.outcome, audit.erp_id) == ("success", erp_id)

@@ -355,8 +355,8 @@ def test_the_history_lists_runs_with_trigger_duration_counts_status_and_error():
     # Newest first.
     assert "Sync now by approver" in cells[0] and "1 min 15 s" in cells[0]
     assert "Failed" in cells[0] and "Sage 300 CRE® is not responding." in cells[0]
-    # Links checked, missing found, reappeared, drift found, orphans found.
-    assert "Hourly schedule" in cells[1] and "1200 3 1 0 0 Succeeded" in cells[1]
+    # Links checked, missing found (and under it drift and orphans found), reappeared.
+    assert "Hourly schedule" in cells[1] and "1200 3 0 drift, 0 orphans 1 Succeeded" in cells[1]
 
 
 @pytest.mark.parametrize("runs", [3, 45])
