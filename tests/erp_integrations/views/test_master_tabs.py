@@ -208,3 +208,23 @@ def test_a_failed_commitment_links_to_the_row_that_fixes_its_vendor(company, app
     fix = f"{master_url(company)}?ready-q=Granite+Ridge#ready-vendor-{vendor.pk}"
     assert f'href="{fix}"' in response.content.decode()
     assert f'href="{fix}" data-testid="fix-link">Link Vendor Granite Ridge</a>' in page
+
+
+def test_unlink_of_a_vendor_with_synced_commitments_answers_409_linking_them(company, approver):
+    in_erp(company, "vendor", id="ACME", name="Acme Concrete", type="Subcontractor")
+    sync(company)
+    client = client_for(approver)
+    token = csrf_token(client, master_url(company))
+    post(client, entry_url(company, entry(company, "vendor", "ACME"), "import"), htmx=True, token=token)
+    vendor = Vendor.objects.get(company=company, name="Acme Concrete")
+    commitment = factories.link(
+        factories.commitment(project=factories.project(company=company), vendor=vendor)
+    )
+
+    response = post(client, record_url(company, vendor, "unlink"), {"list": "synced"}, htmx=True, token=token)
+
+    assert response.status_code == 409
+    detail = reverse("commitment_detail", args=[commitment.project_id, commitment.pk])
+    assert f'href="{detail}" data-testid="blocking-link">Commitment {commitment.number}</a>' in (
+        response.content.decode()
+    )
