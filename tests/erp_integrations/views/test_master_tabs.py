@@ -208,6 +208,8 @@ def test_a_failed_commitment_links_to_the_row_that_fixes_its_vendor(company, app
     fix = f"{master_url(company)}?ready-q=Granite+Ridge#ready-vendor-{vendor.pk}"
     assert f'href="{fix}"' in response.content.decode()
     assert f'href="{fix}" data-testid="fix-link">Link Vendor Granite Ridge</a>' in page
+    # The ERP was not asked, and the row does not say it answered.
+    assert "Not sent to Sage 300 CRE®:</span> Vendor Granite Ridge is not linked" in page
 
 
 def test_unlink_of_a_vendor_with_synced_commitments_answers_409_linking_them(company, approver):
