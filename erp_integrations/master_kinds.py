@@ -78,6 +78,9 @@ class MasterKind:
     entry_attrs: Callable[[dict], dict]
     #: Add to the platform "from a template": the templates offered, finding one by id,
     #: and what the new record takes from it. None: the kind has no templates.
+    #: The field of exported records (commitments, invoices, CCOs) that names a record of
+    #: this kind ("vendor", "project"): those synced keep it from being unlinked.
+    record_field: str = ""
     templates: Callable[[int], Any] | None = None
     template_of: Callable[[int, int], Any] | None = None
     apply_template: Callable[[Any, Any], None] | None = None
@@ -176,6 +179,7 @@ JOB = MasterKind(
     entry_details=lambda entry, erp_system: [],
     erp_id_from_values=lambda values: values["id"],
     entry_attrs=lambda values: {},
+    record_field="project",
     templates=_project_templates,
     template_of=lambda company_id, pk: _project_templates(company_id).filter(pk=pk).first(),
     apply_template=_apply_project_template,
@@ -207,6 +211,7 @@ VENDOR = MasterKind(
     entry_details=lambda entry, erp_system: [("Vendor type", entry.attrs.get("vendor_type", ""))],
     erp_id_from_values=lambda values: values["id"],
     entry_attrs=lambda values: {"vendor_type": values["type"]},
+    record_field="vendor",
 )
 
 COST_CODE = MasterKind(

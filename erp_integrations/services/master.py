@@ -31,6 +31,7 @@ from accounts.models import Company
 from accounts.permissions import Action, CompanyAccess, NotFound
 from erp_integrations import locks
 from erp_integrations.connectors import ErpError, ErpTimeout, get_connector
+from erp_integrations.kinds import KINDS
 from erp_integrations.master_kinds import MasterKind
 from erp_integrations.models import (
     AuditEntry,
@@ -46,6 +47,8 @@ from erp_integrations.services.results import ActionResult, Outcome
 MAX_REASON = 1000
 #: Links Link All makes per click; the list says how many are left.
 LINK_ALL_LIMIT = 500
+#: Synced records named (and linked) when they keep a vendor or job from being unlinked.
+UNLINK_BLOCKERS_NAMED = 5
 
 
 @dataclass(frozen=True)
@@ -499,6 +502,17 @@ def master_record_unlink(
         )
         if link is None:
             return ActionResult.conflict(f"{label} is not linked with {erp}.", record)
+        synced = _synced_records_of(kind, record)
+        if synced:
+            # Children first, as everywhere: what was exported under this vendor or job.
+            names = ", ".join(
+                record_kind.label(child) for record_kind, child in synced[:UNLINK_BLOCKERS_NAMED]
+            )
+            message = (
+                f"{label} cannot be unlinked while records exported with it are synced with {erp}: "
+                f"{names}{' and more' if len(synced) > UNLINK_BLOCKERS_NAMED else ''}. Unlink them first."
+            )
+            return ActionResult.conflict(message, record, blocking=synced[:UNLINK_BLOCKERS_NAMED])
         if link.missing_since_id is None:
             message = f"The {kind.erp_noun} is still in {erp}. Please delete it before retrying."
             _audit(
@@ -529,6 +543,19 @@ def master_record_unlink(
             message="Successfully Unlinked",
         )
     return ActionResult.success("Successfully Unlinked", record)
+
+
+def _synced_records_of(kind: MasterKind, record) -> list[tuple]:
+    """Synced commitments, invoices and CCOs exported with this vendor or job (a few of each)."""
+    if not kind.record_field:
+        return []
+    found = []
+    for record_kind in KINDS:
+        children = (
+            record_kind.objects().filter(**{kind.record_field: record}, link__isnull=False).order_by("pk")
+        )
+        found += [(record_kind, child) for child in children[: UNLINK_BLOCKERS_NAMED + 1]]
+    return found
 
 
 def master_record_update(

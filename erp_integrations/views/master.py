@@ -175,7 +175,17 @@ def _answer(
         level = messages.SUCCESS if result.ok else messages.ERROR
         messages.add_message(request, level, result.message)
         return redirect(safe_next(request, _tab_url(tool, kind)))
-    context = {"message": result.message, "ok": result.ok, "dom_id": dom_id, "kind": kind}
+    # What stands in the way (the synced records of a vendor or job), each linked.
+    blocking = [
+        (record_kind.label(child), record_kind.detail_url(child)) for record_kind, child in result.blocking
+    ]
+    context = {
+        "message": result.message,
+        "ok": result.ok,
+        "dom_id": dom_id,
+        "kind": kind,
+        "blocking": blocking,
+    }
     return render(request, "erp/master_tab.html#outcome", context, status=status_of(result))
 
 

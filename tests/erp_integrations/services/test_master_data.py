@@ -466,3 +466,28 @@ def test_master_data_needs_standard_on_erp_integrations_and_the_privilege(compan
         "(this must be enabled for you by platform staff)."
     )
     assert not Vendor.objects.filter(company=company).exists()
+
+
+def test_a_vendor_is_not_unlinked_while_commitments_exported_with_it_are_synced(company, approver):
+    in_erp(company, "vendor", id="ACME", name="Acme Concrete", type="Subcontractor")
+    sync(company)
+    master.master_entry_import(
+        kind=VENDOR, user=approver, company=company, entry_id=entry(company, "vendor", "ACME").pk
+    )
+    vendor = Vendor.objects.get(company=company, name="Acme Concrete")
+    commitment = factories.link(
+        factories.commitment(project=factories.project(company=company), vendor=vendor)
+    )
+    sandbox_delete(erp_system=SAGE_300, kind="vendor", erp_id="ACME")
+    sync(company)
+
+    result = master.master_record_unlink(kind=VENDOR, user=approver, company=company, record_id=vendor.pk)
+
+    assert result.outcome == Outcome.CONFLICT
+    assert result.message == (
+        "Vendor Acme Concrete cannot be unlinked while records exported with it are synced with "
+        f"Sage 300 CRE®: Commitment {commitment.number}. Unlink them first."
+    )
+    assert [child.pk for _kind, child in result.blocking] == [commitment.pk]
+    vendor.refresh_from_db()
+    assert vendor.erp_vendor_id == "ACME"

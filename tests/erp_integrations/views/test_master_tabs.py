@@ -79,7 +79,7 @@ def test_ready_to_import_rows_show_the_suggested_matches_with_their_score(compan
 
 
 def test_the_companies_tab_takes_a_fixed_number_of_queries_whatever_the_number_of_vendors(
-    company, approver, django_assert_max_num_queries
+    company, approver, django_assert_num_queries
 ):
     for n in range(30):
         factories.vendor(company=company, name=f"Vendor {n:02d}", synced=False)
@@ -88,9 +88,10 @@ def test_the_companies_tab_takes_a_fixed_number_of_queries_whatever_the_number_o
     client = client_for(approver)
     client.get(master_url(company))  # the session is written once
 
-    # session, user, company, directory entry, project levels, switcher, sync status (3),
-    # five lists, suggestions, link choices.
-    with django_assert_max_num_queries(16):
+    # session, user, company with its connection, directory entry, project levels, the
+    # sync status (last completed run, running run), the five lists, the suggestions of
+    # the Ready to Import page (one), the "Link to" choices, the switcher's companies.
+    with django_assert_num_queries(15):
         response = client.get(master_url(company))
     assert response.content.decode().count('data-testid="suggestion"') == 25 * 3
 
@@ -207,3 +208,25 @@ def test_a_failed_commitment_links_to_the_row_that_fixes_its_vendor(company, app
     fix = f"{master_url(company)}?ready-q=Granite+Ridge#ready-vendor-{vendor.pk}"
     assert f'href="{fix}"' in response.content.decode()
     assert f'href="{fix}" data-testid="fix-link">Link Vendor Granite Ridge</a>' in page
+    # The ERP was not asked, and the row does not say it answered.
+    assert "Not sent to Sage 300 CRE®:</span> Vendor Granite Ridge is not linked" in page
+
+
+def test_unlink_of_a_vendor_with_synced_commitments_answers_409_linking_them(company, approver):
+    in_erp(company, "vendor", id="ACME", name="Acme Concrete", type="Subcontractor")
+    sync(company)
+    client = client_for(approver)
+    token = csrf_token(client, master_url(company))
+    post(client, entry_url(company, entry(company, "vendor", "ACME"), "import"), htmx=True, token=token)
+    vendor = Vendor.objects.get(company=company, name="Acme Concrete")
+    commitment = factories.link(
+        factories.commitment(project=factories.project(company=company), vendor=vendor)
+    )
+
+    response = post(client, record_url(company, vendor, "unlink"), {"list": "synced"}, htmx=True, token=token)
+
+    assert response.status_code == 409
+    detail = reverse("commitment_detail", args=[commitment.project_id, commitment.pk])
+    assert f'href="{detail}" data-testid="blocking-link">Commitment {commitment.number}</a>' in (
+        response.content.decode()
+    )
