@@ -65,6 +65,7 @@ from erp_integrations.sandbox.services import (
 )
 from erp_integrations.services.links import link_open
 from erp_integrations.services.master_sync import master_entries_replace
+from erp_integrations.services.reconciliation import project_job_id
 
 DEMO_PASSWORD = "demo"
 
@@ -577,13 +578,15 @@ class _Seeder:
 
     def _erp_costs_and_payment(self, erp_system: str, company: Company, project: Project) -> None:
         """What the ERP itself holds of the project's job: its costs, and a payment issued."""
+        # The project's job in the ERP: the job the master data linked it to.
+        job = project_job_id(project)
         costs = COST_STORES[erp_system]
-        if not costs.objects.using(costs.database).filter(company_id=company.pk, job=project.number).exists():
+        if not costs.objects.using(costs.database).filter(company_id=company.pk, job=job).exists():
             for cost_code, description, amount, day in JOB_COSTS:
                 sandbox_post_cost(
                     erp_system=erp_system,
                     company_id=company.pk,
-                    job=project.number,
+                    job=job,
                     cost_code=cost_code,
                     amount=Decimal(amount),
                     posted_on=date(2026, 11, day),

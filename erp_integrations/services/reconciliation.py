@@ -77,12 +77,10 @@ JOB_COST = ("job_cost", "Job-to-date cost")
 
 
 def project_job_id(project: Project) -> str:
-    """The ERP's job id of a project.
-
-    Until projects are linked to ERP jobs of their own, a project's job in the ERP is
-    the project's number: what every export already sends as the commitment's job.
-    """
-    return project.number
+    """The ERP's job id of a project: the job it is linked to (the Projects tab's Link,
+    Export or Add to the platform), else its number, which is what the ERP knows it by
+    until then."""
+    return project.erp_job_id or project.number
 
 
 def measures() -> list[tuple[str, str]]:
@@ -439,7 +437,9 @@ def _import_job_costs(cursor, company_id: int) -> None:
     cursor.execute(
         f"INSERT INTO {costs} (company_id, project_id, erp_id, cost_code, posted_on, amount, description) "  # noqa: S608
         f"SELECT %s, p.id, s.erp_id, s.cost_code, s.posted_on, s.amount, COALESCE(s.description, '') "
-        f"FROM {COSTS_TABLE} AS s JOIN {projects} AS p ON p.company_id = %s AND p.number = s.job",
+        f"FROM {COSTS_TABLE} AS s JOIN {projects} AS p "
+        # A project's job: the ERP job it is linked to, else its number (project_job_id).
+        "ON p.company_id = %s AND COALESCE(p.erp_job_id, p.number) = s.job",
         [company_id, company_id],
     )
 

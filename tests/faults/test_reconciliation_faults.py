@@ -21,6 +21,7 @@ from erp_integrations.models import (
 )
 from erp_integrations.sandbox.services import sandbox_edit, sandbox_post_cost, sandbox_set_mode
 from erp_integrations.services.exports import record_export, record_reject
+from erp_integrations.services.reconciliation import project_job_id
 from erp_integrations.services.sync import connection_sync
 from tests import factories
 from tests.erp_integrations.services.sync_support import SteppingConnector, delete_in_erp
@@ -122,7 +123,7 @@ def test_erp_offline_while_values_are_read_fails_the_run_and_changes_no_mark(set
     sandbox_post_cost(
         erp_system="sage300",
         company_id=data.company.pk,
-        job=data.commitments[0].project.number,
+        job=project_job_id(data.commitments[0].project),
         cost_code="03-300",
         amount=Decimal("10.00"),
         posted_on=date(2026, 11, 2),

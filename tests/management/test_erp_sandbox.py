@@ -12,6 +12,7 @@ from django.db import connections
 
 from erp_integrations.connectors import get_connector
 from erp_integrations.sandbox.services import sandbox_records, sandbox_set_mode, sandbox_switch
+from erp_integrations.services.reconciliation import project_job_id
 from tests import factories
 
 # The sandbox ERPs run on the embedded default (SQLite) too: the second pass runs these there.
@@ -253,8 +254,9 @@ def test_edit_cost_and_pay_do_in_the_erp_what_its_users_do():
 
     out = StringIO()
     call_command("erp_sandbox", "edit", "commitment", commitment.erp_id, "--amount", "1200", stdout=out)
+    job = project_job_id(project)
     call_command(
-        "erp_sandbox", "cost", "--erp", "sage300", "--company", company.slug, "--job", project.number,
+        "erp_sandbox", "cost", "--erp", "sage300", "--company", company.slug, "--job", job,
         "--cost-code", "03-300", "--amount", "500", "--on", "2026-11-02", stdout=out,
     )  # fmt: skip
     call_command(
@@ -265,7 +267,7 @@ def test_edit_cost_and_pay_do_in_the_erp_what_its_users_do():
     assert f"Changed commitment {commitment.erp_id}: amount '1200'." in out.getvalue()
     assert sandbox_records("sage300").get(erp_id=commitment.erp_id).data["amount"] == "1200.00"
     cost = Sage300CostTransaction.objects.using("sandbox_sage300").get(company_id=company.pk)
-    assert (cost.job, cost.cost_code, cost.amount) == (project.number, "03-300", Decimal("500.00"))
+    assert (cost.job, cost.cost_code, cost.amount) == (job, "03-300", Decimal("500.00"))
     payment = Sage300Payment.objects.using("sandbox_sage300").get(company_id=company.pk)
     assert (payment.requisition, payment.amount) == (invoice.erp_id, Decimal("250.00"))
     with pytest.raises(CommandError, match="Say what to change"):

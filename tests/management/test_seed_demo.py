@@ -483,15 +483,16 @@ def test_the_demo_erp_holds_each_jobs_costs_and_a_payment_once():
     seed_demo(password=PASSWORD)
 
     for erp, projects in (
-        ("sage300", ("P-1001", "P-1002", "P-1003")),
-        ("sage100", ("P-2001", "P-2002", "P-2003")),
+        # Each project's job: the ERP job the demo links it to.
+        ("sage300", ("26-1001", "26-1002", "26-1003")),
+        ("sage100", ("2001", "2002", "2003")),
     ):
         costs = COST_STORES[erp].objects.using(f"sandbox_{erp}")
         assert sorted(set(costs.values_list("job", flat=True))) == list(projects)
         assert costs.count() == len(JOB_COSTS) * 3
         payments = PAYMENT_STORES[erp].objects.using(f"sandbox_{erp}")
         paid = SubcontractorInvoice.objects.filter(
-            number="1", commitment__number="SC-001", project__number__in=projects
+            number="1", commitment__number="SC-001", project__erp_job_id__in=projects
         )
         assert sorted(payments.values_list("requisition", flat=True)) == sorted(
             paid.values_list("erp_id", flat=True)

@@ -20,7 +20,7 @@ Master data, as the ERP's users keep it (each ERP's own formats are enforced):
 Records' values, job costs and payments, as the ERP's accountants change them:
 
     erp_sandbox edit    commitment|invoice|cco <ERP id> [--amount 1200] [--title T] [--status S] [--vendor V]
-    erp_sandbox cost    --erp sage300 --company <slug> --job <project number> --cost-code 03-300
+    erp_sandbox cost    --erp sage300 --company <slug> --job <ERP job id> --cost-code 03-300
                         --amount 500 [--description D] [--on 2026-11-02]
     erp_sandbox pay     <requisition ERP id> --erp sage300 --company <slug> --amount 250 [--on 2026-11-20]
 
@@ -134,7 +134,11 @@ class Command(BaseCommand):
         sub = actions.add_parser("cost", help="Post a cost to a job in the ERP (its payroll or AP would).")
         sub.add_argument("--erp", choices=list(STORES), required=True)
         sub.add_argument("--company", required=True, help="The company's slug in the platform.")
-        sub.add_argument("--job", required=True, help="The job: the project's number.")
+        sub.add_argument(
+            "--job",
+            required=True,
+            help="The ERP's job id: a linked project's job, else the project's number.",
+        )
         sub.add_argument("--cost-code", required=True)
         sub.add_argument("--amount", required=True)
         sub.add_argument("--description", default="")

@@ -28,6 +28,7 @@ from erp_integrations.sandbox.services import (
 )
 from erp_integrations.services.exports import record_export, record_reject
 from erp_integrations.services.orphans import orphan_relink
+from erp_integrations.services.reconciliation import project_job_id
 from erp_integrations.services.records import record_delete
 from erp_integrations.services.sync import connection_sync
 from tests import factories
@@ -323,7 +324,7 @@ def test_job_costs_and_payments_are_imported_by_the_sync():
         sandbox_post_cost(
             erp_system="sage300",
             company_id=company.pk,
-            job=project.number,
+            job=project_job_id(project),
             cost_code=cost_code,
             amount=Decimal(amount),
             posted_on=date(2026, 11, 2),
@@ -357,6 +358,26 @@ def test_job_costs_and_payments_are_imported_by_the_sync():
     assert (paid.erp_id, paid.amount, paid.paid_on) == (payment.erp_id, Decimal("250.00"), date(2026, 11, 20))
     job_cost = ReconciliationTotal.objects.get(company=company, project=project, measure="job_cost")
     assert (job_cost.erp_count, job_cost.erp_total) == (3, Decimal("550.00"))
+
+
+def test_a_project_linked_to_an_erp_job_takes_that_jobs_costs_not_its_numbers():
+    company = factories.company()
+    linked = factories.project(company=company)
+    unlinked = factories.project(company=company, job=False)
+    for job, amount in ((linked.erp_job_id, "70.00"), (linked.number, "1.00"), (unlinked.number, "80.00")):
+        sandbox_post_cost(
+            erp_system="sage300",
+            company_id=company.pk,
+            job=job,
+            cost_code="03-300",
+            amount=Decimal(amount),
+            posted_on=date(2026, 11, 2),
+        )
+
+    sync(company)
+
+    assert [c.amount for c in JobCostTransaction.objects.filter(project=linked)] == [Decimal("70.00")]
+    assert [c.amount for c in JobCostTransaction.objects.filter(project=unlinked)] == [Decimal("80.00")]
 
 
 # --- a failing ERP changes nothing ------------------------------------------------------------

@@ -21,6 +21,7 @@ from erp_integrations.sandbox.services import (
     sandbox_set_mode,
 )
 from erp_integrations.services.exports import record_export, record_reject
+from erp_integrations.services.reconciliation import project_job_id
 from erp_integrations.services.sync import connection_sync
 from tests import factories
 from tests.erp_integrations.views.tool_world import (
@@ -290,7 +291,7 @@ def test_a_projects_page_shows_its_job_to_date_cost_by_cost_code():
         sandbox_post_cost(
             erp_system="sage300",
             company_id=world.company.pk,
-            job=world.project.number,
+            job=project_job_id(world.project),
             cost_code=cost_code,
             amount=Decimal(amount),
             posted_on=date(2026, 11, 2),
