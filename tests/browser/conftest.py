@@ -91,7 +91,9 @@ def shots(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
 
     def take(page: Page, step: str) -> Path:
         path = folder / f"{next(counter):02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret puts an inline style on the focused field,
+        # which htmx copies when it settles a swap there, and the CSP then blocks.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
@@ -125,7 +127,7 @@ def new_context(browser: Browser, live_server) -> Iterator[Callable[..., Browser
             lambda message: (
                 message.type == "error"
                 and "Content Security Policy" in message.text
-                and problems.append(f"blocked by CSP: {message.text}")
+                and problems.append(f"blocked by CSP on {message.location.get('url')}: {message.text}")
             ),
         )
         opened.append(context)
