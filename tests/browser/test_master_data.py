@@ -160,6 +160,9 @@ def test_a_commitment_waits_for_its_vendor_then_exports(demo, new_context, shots
     ready = page.get_by_role("region", name="Commitments - Ready to Export")
     ready.get_by_role("searchbox").fill("SC-900")
     row = ready.locator(f'[data-testid="record-row"][data-record-id="{commitment.pk}"]')
+    # The search has answered: its row is the list's only one (a late answer would replace
+    # the list, and the refusal with it).
+    expect(ready.locator('[data-testid="record-row"]')).to_have_count(1)
     expect(row).to_be_visible()
 
     reply = post_from(page, row.get_by_role("button", name=re.compile("^Export SC-900")), "/export/")
@@ -170,8 +173,8 @@ def test_a_commitment_waits_for_its_vendor_then_exports(demo, new_context, shots
     shots(page, "commitment-refused")
     # The link under the refusal (the Failed to Export list, refreshed meanwhile, shows the
     # same record with its own "Link Vendor Cascade Plumbing").
-    page.locator(f'[data-record-id="{commitment.pk}"]').get_by_role(
-        "link", name="Vendor Cascade Plumbing", exact=True
+    page.locator(f'[data-record-id="{commitment.pk}"]').get_by_test_id("blocking-link").filter(
+        has_text="Vendor Cascade Plumbing"
     ).click()
 
     expect(page).to_have_url(re.compile(r"/erp/data/companies/\?ready-q=Cascade\+Plumbing"))
