@@ -73,6 +73,34 @@ def audit_company(*, user, company: Company, action: str, outcome: str, message:
     )
 
 
+def audit_master_record(
+    *,
+    kind,
+    user,
+    action: str,
+    record_id: int,
+    name: str,
+    company: Company,
+    erp_id: str,
+    outcome: str,
+    message: str = "",
+) -> AuditEntry:
+    """An attempt on a job, vendor or cost code (a ``MasterKind``), or on the ERP's entry
+    for one: the record is named by its name, as master data has no number."""
+    return AuditEntry.objects.create(
+        company=company,
+        user=user,
+        action=action,
+        record_type=kind.audit_type,
+        record_id=record_id,
+        record_number=name[:50],
+        erp_system=_erp_system(company),
+        erp_id=erp_id or "",
+        outcome=outcome,
+        message=message,
+    )
+
+
 def audit_access_denied(*, user, denied: AccessDenied, action: str | None = None) -> AuditEntry | None:
     """Keep an attempt refused for want of a permission, once.
 

@@ -41,6 +41,7 @@ from erp_integrations.models import (
     MasterExportState,
     company_erp_connection,
 )
+from erp_integrations.services.audit import audit_master_record
 from erp_integrations.services.links import link_open
 from erp_integrations.services.results import ActionResult, Outcome
 
@@ -98,33 +99,6 @@ def _live_link(kind: MasterKind, company_id: int, erp_id: str):
     )
 
 
-def _audit(
-    *,
-    kind: MasterKind,
-    user,
-    action: str,
-    record_id: int,
-    name: str,
-    company: Company,
-    erp_id: str,
-    outcome: str,
-    message: str = "",
-) -> None:
-    connection = company_erp_connection(company)
-    AuditEntry.objects.create(
-        company=company,
-        user=user,
-        action=action,
-        record_type=kind.audit_type,
-        record_id=record_id,
-        record_number=name[:50],
-        erp_system=connection.erp_system if connection else "",
-        erp_id=erp_id or "",
-        outcome=outcome,
-        message=message,
-    )
-
-
 def _erp_name(company: Company) -> str:
     connection = company_erp_connection(company)
     return connection.erp_name if connection else "the ERP"
@@ -161,7 +135,7 @@ def _link(kind: MasterKind, *, company: Company, entry: ErpMasterEntry, record_i
             message = (
                 f"{kind.label(record)} is linked to {kind.erp_noun} {entry.erp_id} ({entry.name}) in {erp}."
             )
-            _audit(
+            audit_master_record(
                 kind=kind,
                 user=user,
                 action=AuditEntry.Action.LINK,
@@ -229,7 +203,7 @@ def master_entry_import(
             message = (
                 f"{kind.label(record)} was added to the platform from {erp} and linked to {entry.erp_id}."
             )
-            _audit(
+            audit_master_record(
                 kind=kind,
                 user=user,
                 action=AuditEntry.Action.IMPORT,
@@ -299,7 +273,7 @@ def master_entry_archive(
             archived_at=timezone.now(), archived_by=user
         )
         if changed:
-            _audit(
+            audit_master_record(
                 kind=kind,
                 user=user,
                 action=AuditEntry.Action.ARCHIVE,
@@ -392,7 +366,7 @@ def master_record_export(
                     },
                 )
                 message = f"Exported to {erp} as {kind.erp_noun} {made}."
-                _audit(
+                audit_master_record(
                     kind=kind,
                     user=user,
                     action=AuditEntry.Action.EXPORT,
@@ -414,7 +388,7 @@ def _export_failed(kind: MasterKind, record, *, user, company: Company, error: s
         _set_state(
             kind, record, company=company, state=MasterExportState.State.FAILED, message=error, user=user
         )
-        _audit(
+        audit_master_record(
             kind=kind,
             user=user,
             action=AuditEntry.Action.EXPORT,
@@ -470,7 +444,7 @@ def master_record_reject(
         _set_state(
             kind, record, company=company, state=MasterExportState.State.REJECTED, message=reason, user=user
         )
-        _audit(
+        audit_master_record(
             kind=kind,
             user=user,
             action=AuditEntry.Action.REJECT,
@@ -515,7 +489,7 @@ def master_record_unlink(
             return ActionResult.conflict(message, record, blocking=synced[:UNLINK_BLOCKERS_NAMED])
         if link.missing_since_id is None:
             message = f"The {kind.erp_noun} is still in {erp}. Please delete it before retrying."
-            _audit(
+            audit_master_record(
                 kind=kind,
                 user=user,
                 action=AuditEntry.Action.UNLINK,
@@ -531,7 +505,7 @@ def master_record_unlink(
         ErpLink.objects.filter(pk=link.pk).update(unlinked_at=now, unlinked_by=user)
         kind.model.objects.filter(pk=record.pk).update(**{kind.erp_id_field: None})
         setattr(record, kind.erp_id_field, None)
-        _audit(
+        audit_master_record(
             kind=kind,
             user=user,
             action=AuditEntry.Action.UNLINK,
@@ -585,7 +559,7 @@ def master_record_update(
             setattr(record, kind.name_field, entry.name)
             record.save(update_fields=[kind.name_field])
             message = f"{kind.noun.capitalize()} {old} now reads {entry.name}, as in {erp}."
-            _audit(
+            audit_master_record(
                 kind=kind,
                 user=user,
                 action=AuditEntry.Action.UPDATE,
