@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -426,11 +427,19 @@ def record_list_estimate(*, kind: RecordKind, company_id: int, export_state: str
     autovacuum keeps up. A COUNT would read the whole list: a second at a million rows.
     Other databases (the embedded default's SQLite): None; the list says which rows a
     page shows, and the total only on its last page, where it is known.
-    Queries: one on PostgreSQL, none elsewhere.
+
+    An estimate is kept in this process for ESTIMATE_SECONDS: it is a rounded figure from
+    statistics that change only with ANALYZE, and planning it is a round trip per list
+    on every page. Queries: one on PostgreSQL when not kept, none elsewhere.
     """
     db = connection
     if db.vendor != "postgresql":
         return None
+    key = (db.settings_dict["NAME"], kind.slug, company_id, export_state)
+    kept = _ESTIMATES.get(key)
+    now = time.monotonic()
+    if kept is not None and now - kept[0] < ESTIMATE_SECONDS:
+        return kept[1]
     sql, params = (
         kind.model.objects.filter(company_id=company_id, export_state=export_state)
         .order_by()
@@ -442,7 +451,17 @@ def record_list_estimate(*, kind: RecordKind, company_id: int, export_state: str
         (plan,) = cursor.fetchone()
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return max(int(plan[0]["Plan"]["Plan Rows"]), 0)
+    estimate = max(int(plan[0]["Plan"]["Plan Rows"]), 0)
+    if len(_ESTIMATES) > 10_000:
+        _ESTIMATES.clear()
+    _ESTIMATES[key] = (now, estimate)
+    return estimate
+
+
+#: How long a list's estimate is kept (see ``record_list_estimate``).
+ESTIMATE_SECONDS = 60
+#: (database, kind, company, state) -> (when, estimate).
+_ESTIMATES: dict[tuple, tuple[float, int]] = {}
 
 
 #: Up to this many matches a search term counts as rare (see ``_search_probe``).
@@ -451,7 +470,7 @@ SEARCH_PROBE_LIMIT = 1000
 _TRIGRAM_LENGTH = 3
 #: A common term's page is first looked for among this many rows next in the list's
 #: order (see ``_searched_rows``).
-SEARCH_WINDOW = 20_000
+SEARCH_WINDOW = 5_000
 
 
 def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending: bool, limit: int) -> list:
@@ -466,12 +485,13 @@ def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending
     1. Walk the index over the SEARCH_WINDOW rows next in order only (the window's
        last row, found in the index alone, bounds the range scan), testing each row.
        Enough matches there are the page: no row beyond the window comes before them.
-    2. Otherwise let the trigram indexes find every match and sort them (a bitmap scan
-       and a top-N sort: tens of milliseconds for thousands of matches). The sort key
-       and the id are sorted as expressions no index serves, so the planner cannot
-       walk the list again instead.
+    2. Otherwise let the trigram indexes find every match and sort their ids (a bitmap
+       scan and a top-N sort: tens of milliseconds for thousands of matches), then read
+       the page's rows by id. The sort key and the id are sorted as expressions no
+       index serves, so the planner cannot walk the list again instead.
 
-    Queries: one, or two when the window holds fewer than ``limit`` matches.
+    Queries: one, or three when the window holds fewer than ``limit`` matches (none
+    third when nothing matches).
     """
     ordering = (f"-{field}", "-id") if read_descending else (field, "id")
     model = queryset.model
@@ -496,10 +516,16 @@ def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending
         return rows
     # The window's rows are the first of the list, so its matches lead the page; the
     # rest are further on. Sort them all out of the trigram indexes' matches.
+    # Sorted as ids and keys alone (a top-N sort of narrow rows, in memory), then the
+    # page's rows read by id: sorting whole rows with their joins would carry every
+    # match's columns through the sort (and to disk, at a hundred thousand matches).
     unindexed = _unindexed_key(model, field)
     id_key = ExpressionWrapper(F("id") + 0, output_field=BigIntegerField())
     sort_ordering = (unindexed.desc(), id_key.desc()) if read_descending else (unindexed.asc(), id_key.asc())
-    return list(queryset.filter(search).order_by(*sort_ordering)[:limit])
+    ids = list(queryset.filter(search).order_by(*sort_ordering).values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    return list(queryset.filter(pk__in=ids).order_by(*ordering))
 
 
 def _unindexed_key(model: type[Model], field: str) -> Expression:

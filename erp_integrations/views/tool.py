@@ -8,9 +8,10 @@ also plain forms, so they work without JavaScript too.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
@@ -19,7 +20,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
-from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateformat import DateFormat
 from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
@@ -355,24 +355,62 @@ def record_row(
 
 
 # --- rows rendered once ----------------------------------------------------------------------
-#: Rows already rendered, by everything they show (``_row_key``), in this process. Most of
-#: a tab's cost is rendering its 75 rows, and most rows look the same from one request to
-#: the next: the same record, link, buttons and page give the same HTML, whoever asks.
-#: Keyed by content, a row cannot be served stale: a change to the record, its link, the
-#: user's access or the page makes a new key (old ones age out of the bounded cache).
-ROW_CACHE = LocMemCache("erp-rows", {"TIMEOUT": 3600, "OPTIONS": {"MAX_ENTRIES": 20_000}})
-#: Where a cached row's forms take this response's CSRF input (a row is cached without it).
-CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
+class RowCache:
+    """Rows already rendered, by everything they show (``_row_key``), in this process.
+
+    Most of a tab's cost would be rendering its 75 rows, and most rows look the same from
+    one request to the next: the same record, link, buttons and page give the same HTML,
+    whoever asks. Keyed by content, a row cannot be served stale: a change to the record,
+    its link, the user's access or the page makes a new key. The least recently used
+    rows go once there are ``size``. A dict kept in order, with the key as it is (a tuple
+    of plain values): no pickling and no hashing to text, which a cache backend would add
+    to every row of every page. A row is rendered without any secret (no CSRF token: the
+    rows' buttons post their list's one form), so sharing it between users is safe.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    def get_many(self, keys: Iterable[tuple]) -> dict[tuple, str]:
+        found = {}
+        with self._lock:
+            for key in keys:
+                html = self._rows.get(key)
+                if html is not None:
+                    self._rows.move_to_end(key)
+                    found[key] = html
+        return found
+
+    def set_many(self, rows: dict[tuple, str]) -> None:
+        with self._lock:
+            self._rows.update(rows)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+
+ROW_CACHE = RowCache(20_000)
 _INDENT = re.compile(r"\s*\n\s*")
 
 
-def _row_key(row: RecordRow, *, here: str, erp_name: str) -> str:
+def _row_key(row: RecordRow, *, here: str, erp_name: str) -> tuple:
     """Everything the record partial reads for a row without a message."""
-    shown = (
+    return (
         row.list_slug,
         row.kind.slug,
         _row_facts(row.record, row.list_slug),
-        repr(row.actions),
+        tuple(
+            (action.name, action.label, action.url, action.aria_label, bool(action.decision))
+            for action in row.actions
+        ),
         row.reason_in_list,
         row.denied_id,
         tuple(row.denied_reasons),
@@ -381,17 +419,16 @@ def _row_key(row: RecordRow, *, here: str, erp_name: str) -> str:
         timezone.get_current_timezone_name(),
         translation.get_language(),
     )
-    return "row:" + hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
 
 
-def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name: str, csrf: str) -> None:
+def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name: str) -> None:
     """Give each row without a message its HTML (``row.html``), from the cache or rendered.
 
     A row with a message (after a plain form's action) is rendered in the page as before.
     Queries: none.
     """
     keyed = {_row_key(row, here=here, erp_name=erp_name): row for row in rows if not row.flash}
-    found = ROW_CACHE.get_many(list(keyed))
+    found = ROW_CACHE.get_many(keyed)
     missing = {}
     template = None
     for key, row in keyed.items():
@@ -399,12 +436,12 @@ def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name:
         if html is None:
             template = template or get_template("erp/tab.html#record")
             # Rendered without the request: the partial reads nothing from context
-            # processors, and the CSRF input goes in per response.
-            context = {"row": row, "here": here, "erp_name": erp_name, "tab": tab, "csrf_input": CSRF_SLOT}
+            # processors and nothing secret.
+            context = {"row": row, "here": here, "erp_name": erp_name, "tab": tab}
             # The template's indentation is a sixth of a row: kept as one line break, which
             # the browser shows as the same space (no element in a row preserves spaces).
             html = missing[key] = _INDENT.sub("\n", template.render(context))
-        row.html = SafeString(html.replace(CSRF_SLOT, csrf))
+        row.html = SafeString(html)
     if missing:
         ROW_CACHE.set_many(missing)
 
@@ -712,9 +749,7 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     context["lists"] = lists
     context["csrf_input"] = csrf_input(request)
     for list_ in lists:
-        _render_rows(
-            list_["rows"], tab=spec, here=list_["here"], erp_name=tool.erp_name, csrf=context["csrf_input"]
-        )
+        _render_rows(list_["rows"], tab=spec, here=list_["here"], erp_name=tool.erp_name)
     return render(request, "erp/tab.html", context)
 
 
@@ -742,7 +777,6 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         tab=spec,
         here=context["list"]["here"],
         erp_name=tool.erp_name,
-        csrf=context["csrf_input"],
     )
     response = render(request, "erp/tab.html#list_body", context)
     # The address bar follows the list's search, sort and page, so reload and share work.

@@ -145,8 +145,14 @@ def test_the_approver_gets_working_buttons():
 
     unlink = body.split(f'id="synced-commitment-{synced.pk}"')[1].split("</tbody>")[0]
     assert f'hx-post="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
-    assert 'hx-disabled-elt="this"' in unlink and 'hx-target="closest tbody"' in unlink
-    assert f'action="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
+    assert 'hx-disabled-elt="this"' in unlink
+    # Without JavaScript the button posts its list's form (CSRF token, the page to come
+    # back to) to its own address; with htmx the row's <tbody> is the target, as the table says.
+    assert f'formaction="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
+    assert 'form="commitments-synced-act"' in unlink
+    table = body.split('id="commitments-synced-act"')[1].split("<tbody")[0]
+    assert 'name="csrfmiddlewaretoken"' in table and 'name="next"' in table
+    assert 'hx-target="closest tbody" hx-swap="outerHTML"' in table
     assert " disabled" not in unlink
     row = body.split(f'id="ready-commitment-{ready.pk}"')[1].split("</tbody>")[0]
     assert 'data-testid="export-button"' in row and 'data-testid="reject-open"' in row
