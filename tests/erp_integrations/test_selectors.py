@@ -166,7 +166,7 @@ def test_a_common_term_is_walked_not_probed_further(company, project, monkeypatc
     assert len(page.rows) == 25 and page.has_next
     assert "LIMIT 6" in queries.captured_queries[0]["sql"]
     assert "ILIKE" in queries.captured_queries[1]["sql"]
-    assert "LIMIT 20000" in queries.captured_queries[1]["sql"]
+    assert f"LIMIT {selectors.SEARCH_WINDOW}" in queries.captured_queries[1]["sql"]
 
 
 @pytest.mark.postgresql  # the query count or plan is PostgreSQL's
