@@ -421,12 +421,14 @@ def _row_key(row: RecordRow, *, here: str, erp_name: str) -> tuple:
     )
 
 
-def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name: str) -> None:
-    """Give each row without a message its HTML (``row.html``), from the cache or rendered.
+def _render_rows(list_: dict, *, tab: RecordKind, erp_name: str) -> None:
+    """Give each row without a message its HTML (``row.html``), from the cache or rendered,
+    and the list all its rows' HTML at once (``rows_html``) when none has a message.
 
     A row with a message (after a plain form's action) is rendered in the page as before.
     Queries: none.
     """
+    rows, here = list_["rows"], list_["here"]
     keyed = {_row_key(row, here=here, erp_name=erp_name): row for row in rows if not row.flash}
     found = ROW_CACHE.get_many(keyed)
     missing = {}
@@ -444,6 +446,8 @@ def _render_rows(rows: list[RecordRow], *, tab: RecordKind, here: str, erp_name:
         row.html = SafeString(html)
     if missing:
         ROW_CACHE.set_many(missing)
+    if len(keyed) == len(rows):
+        list_["rows_html"] = SafeString("".join(row.html for row in rows))
 
 
 def _query_without(query: QueryDict, *names: str) -> QueryDict:
@@ -749,7 +753,7 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     context["lists"] = lists
     context["csrf_input"] = csrf_input(request)
     for list_ in lists:
-        _render_rows(list_["rows"], tab=spec, here=list_["here"], erp_name=tool.erp_name)
+        _render_rows(list_, tab=spec, erp_name=tool.erp_name)
     return render(request, "erp/tab.html", context)
 
 
@@ -772,12 +776,7 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         "list": _list_context(request, tool, spec, list_slug, query),
         "csrf_input": csrf_input(request),
     }
-    _render_rows(
-        context["list"]["rows"],
-        tab=spec,
-        here=context["list"]["here"],
-        erp_name=tool.erp_name,
-    )
+    _render_rows(context["list"], tab=spec, erp_name=tool.erp_name)
     response = render(request, "erp/tab.html#list_body", context)
     # The address bar follows the list's search, sort and page, so reload and share work.
     return replace_url(response, context["list"]["here"])
