@@ -101,6 +101,52 @@ def test_every_list_fits_the_screen_with_numbers_ids_dates_and_buttons_in_their_
     assert number_box["x"] + number_box["width"] <= cell_box["x"] + cell_box["width"]
 
 
+def _table_roles(page: Page) -> dict[str, int]:
+    """How many of each table role the browser's own accessibility tree holds."""
+    cdp = page.context.new_cdp_session(page)
+    nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    cdp.detach()
+    roles = [node.get("role", {}).get("value") for node in nodes]
+    return {role: roles.count(role) for role in ("table", "row", "columnheader", "rowheader", "cell")}
+
+
+def test_on_a_tablet_vendor_project_and_status_move_under_the_title_and_stay_table_cells(
+    demo, new_context, shots
+):
+    """The tablet's folded columns are the row's own cells, laid out as a grid: no copy
+    of them in the markup, and the same table for screen readers as on a laptop."""
+    commitment = Commitment.objects.get(project__name="Harbor Tower", number="SC-002")
+    roles = {}
+    for width in (1440, 820):
+        page = sign_in(new_context(viewport={"width": width, "height": 1180}), "approver")
+        open_erp_tool(page, "Northwind Builders")
+        row = record_row(record_list(page, "Commitments - Synced with Sage 300 CRE®"), commitment.pk)
+        title, vendor, project, status = (
+            row.locator(f"tr.record-main > .col-{name}").bounding_box()
+            for name in ("title", "vendor", "project", "status")
+        )
+        if width == 820:
+            # One under the other, in the title's column.
+            assert title["x"] == vendor["x"] == project["x"] == status["x"]
+            assert title["y"] < vendor["y"] < project["y"] < status["y"]
+            shots(page, "tablet-folded-row")
+        else:
+            assert title["x"] < project["x"] < vendor["x"] < status["x"]
+            assert title["y"] == project["y"] == vendor["y"] == status["y"]
+        expect(row.locator(".col-vendor")).to_have_text(commitment.vendor.name)
+        # Each value once in the row, in the markup as on screen.
+        assert row.inner_text().count(commitment.vendor.name) == 1
+        assert row.evaluate("row => row.outerHTML").count(commitment.vendor.name) == 1
+        roles[width] = _table_roles(page)
+        headers = page.get_by_test_id("list-synced").get_by_role("columnheader")
+        expect(headers).to_contain_text(
+            ["Number", "Title", "Project", "Vendor", "Amount", "Status", "ERP id", "Synced", "Actions"],
+            ignore_case=True,
+        )
+        page.context.close()
+    assert roles[820] == roles[1440] and roles[820]["cell"] > 0 and roles[820]["columnheader"] > 0
+
+
 def test_on_a_phone_the_table_scrolls_under_buttons_that_stay_in_view(demo, new_context, shots):
     page = sign_in(new_context(viewport={"width": 560, "height": 1000}), "approver")
     open_erp_tool(page, "Northwind Builders")
