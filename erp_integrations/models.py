@@ -851,3 +851,38 @@ class BulkRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else round(100 * self.done / self.total)
+
+
+class DataChange(models.Model):
+    """A mark that something a tool's lists show changed in a company.
+
+    Written by the database itself (PostgreSQL statement triggers on the records, their
+    links, projects and vendors: migration 0010), so that no write path (a service, the
+    sync's set-based UPDATEs, the admin, a shell) can forget it, and made visible by the
+    same commit as the change it marks. A company's data version is how many marks it
+    has ever had (``DataVersion.base`` plus the marks not yet folded into it), so it
+    grows with every committed change, in whatever order transactions commit. A list
+    rendered at version N shows nothing older than N and can be served again while the
+    version is N (``views.tool``). Other databases have no triggers and no version:
+    their lists are always rendered afresh.
+    """
+
+    company_id = models.BigIntegerField()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["company_id", "id"], name="datachange_company")]
+
+    def __str__(self) -> str:
+        return f"Company {self.company_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DataVersion(models.Model):
+    """A company's marks folded into a count (``services.data_version.fold``), so the
+    marks stay few and counting them stays cheap."""
+
+    company_id = models.BigIntegerField(primary_key=True)
+    base = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Company {self.company_id}: {self.base} changes folded"

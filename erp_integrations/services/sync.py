@@ -43,6 +43,7 @@ from erp_integrations.connectors import ErpConnector, ErpError, get_connector
 from erp_integrations.kinds import KINDS, RecordKind
 from erp_integrations.master_kinds import MASTER_KINDS, MasterKind
 from erp_integrations.models import AuditEntry, ErpConnection, ErpLink, SyncRun
+from erp_integrations.services import data_version
 from erp_integrations.services.audit import refusals_audited
 from erp_integrations.services.master_sync import master_entries_replace
 from erp_integrations.services.reconciliation import Staging, reconciliation_record
@@ -210,6 +211,8 @@ def _run(
         return run
     finally:
         _drop_staging(staging)
+    # The run's changes are committed: fold the company's change marks into its count.
+    data_version.fold(connection.company_id)
     logger.info(
         "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared, %s drifted, %s orphans.",
         run.pk,

@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateformat import DateFormat
 from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, trigger_client_event
@@ -40,7 +40,7 @@ from erp_integrations import selectors
 from erp_integrations.kinds import BY_TAB, KINDS, RecordKind
 from erp_integrations.master_kinds import unlinked_prerequisites
 from erp_integrations.models import ExportState, LinkedRecord
-from erp_integrations.services import exports, unlink
+from erp_integrations.services import data_version, exports, unlink
 from erp_integrations.services.results import ActionResult, Outcome
 from erp_integrations.services.sync import sync_status
 from erp_integrations.views.common import (
@@ -398,6 +398,8 @@ class RowCache:
 
 
 ROW_CACHE = RowCache(20_000)
+#: Where a kept list body takes this response's CSRF input (see ``_list_body``).
+CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
 _INDENT = re.compile(r"\s*\n\s*")
 
 
@@ -457,8 +459,123 @@ def _query_without(query: QueryDict, *names: str) -> QueryDict:
     return copy
 
 
+def _estimate(tool: Tool, tab: RecordKind, list_slug: str, search: str) -> int | None:
+    """How many rows the list has, about: one EXPLAIN on PostgreSQL (kept a minute). Not
+    for a search, whose matches the planner cannot count either."""
+    if search:
+        return None
+    return selectors.record_list_estimate(kind=tab, company_id=tool.company.pk, export_state=LISTS[list_slug])
+
+
+def _list_head(tool: Tool, tab: RecordKind, list_slug: str, query: QueryDict) -> dict:
+    """What a list's section shows around its body (title, search form): no query."""
+    prefix = f"{list_slug}-"
+    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug})
+    base = _query_without(query, prefix + "after", prefix + "before")
+    return {
+        "slug": list_slug,
+        "prefix": prefix,
+        "title": list_title(tab, list_slug, tool.erp_name),
+        "dom_id": f"{tab.tab_slug}-{list_slug}",
+        "search": selectors.clean_search(query.get(prefix + "q", "")),
+        "tab_url": tab_url,
+        "list_url": reverse(
+            "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug}
+        ),
+        "query": query.urlencode(),
+        # The search form carries the rest of the state: a search keeps the sort and
+        # the other lists as they are.
+        "hidden": [
+            (name, value) for name, values in base.lists() if name != prefix + "q" for value in values
+        ],
+        "here": f"{tab_url}?{query.urlencode()}" if query else tab_url,
+    }
+
+
+def _access_key(access) -> tuple:
+    """Everything a list's buttons and refusals depend on in the user's access."""
+    return (
+        access.is_member,
+        access.erp_level(),
+        access.has_privilege(),
+        tuple(sorted(access.project_levels.items())),
+    )
+
+
+#: Lists' bodies already rendered, by the company's data version and everything else
+#: they depend on (``_list_body``), in this process.
+LIST_CACHE = RowCache(400)
+
+
+def _list_body(
+    request: HtmxHttpRequest,
+    tool: Tool,
+    tab: RecordKind,
+    list_slug: str,
+    query: QueryDict,
+    *,
+    version: int | None,
+    csrf: str,
+    flashes: dict[str, list[Message]] | None = None,
+) -> dict:
+    """One list of a tab with its body rendered (``body_html``): kept, or made afresh.
+
+    A list's body (its rows, sort links, pager and bulk bar) is a function of the
+    company's data (``version``, read before anything else of the page), the list's own
+    query, the user's access, the estimate of its size, the ERP's name, the time zone and
+    the language; it is kept under exactly those, with a slot where this response's CSRF
+    input goes. A list with a message for one of its rows (a plain form's outcome) is
+    made afresh, as is every list where the database keeps no version (SQLite).
+    Queries: none when kept; else the page of rows (and the estimate, see
+    ``selectors.record_list_estimate``).
+    """
+    head = _list_head(tool, tab, list_slug, query)
+    estimate = _estimate(tool, tab, list_slug, head["search"])
+    key = None
+    if version is not None and not flashes:
+        key = (
+            version,
+            tool.company.pk,
+            tool.erp_name,
+            tab.slug,
+            list_slug,
+            head["query"],
+            _access_key(tool.access),
+            estimate,
+            timezone.get_current_timezone_name(),
+            translation.get_language(),
+        )
+        kept = LIST_CACHE.get_many([key]).get(key)
+        if kept is not None:
+            head["body_html"] = SafeString(kept.replace(CSRF_SLOT, csrf))
+            return head
+    context = _list_context(request, tool, tab, list_slug, query, estimate=estimate)
+    for row in context["rows"]:
+        if flashes and row.dom_id in flashes:
+            row.flash = _placed(flashes.pop(row.dom_id)[-1])
+    _render_rows(context, tab=tab, erp_name=tool.erp_name)
+    body = render_to_string(
+        "erp/tab.html#list_body",
+        {"list": context, "tab": tab, "erp_name": tool.erp_name, "csrf_input": CSRF_SLOT if key else csrf},
+    )
+    if key is not None:
+        LIST_CACHE.set_many({key: body})
+        body = body.replace(CSRF_SLOT, csrf)
+    context["body_html"] = SafeString(body)
+    return context
+
+
+_UNSET = object()
+
+
 def _list_context(
-    request: HtmxHttpRequest, tool: Tool, tab: RecordKind, list_slug: str, query: QueryDict | None = None
+    request: HtmxHttpRequest,
+    tool: Tool,
+    tab: RecordKind,
+    list_slug: str,
+    query: QueryDict | None = None,
+    *,
+    estimate: int | None | object = _UNSET,
 ) -> dict:
     """One list of a tab: its page of rows and the links that search, sort and page it.
 
@@ -478,15 +595,8 @@ def _list_context(
         before=query.get(prefix + "before", ""),
     )
     search = selectors.clean_search(query.get(prefix + "q", ""))
-    # How many rows the list has, about: one EXPLAIN on PostgreSQL. Not for a search,
-    # whose matches the planner cannot count either.
-    estimate = (
-        None
-        if search
-        else selectors.record_list_estimate(
-            kind=tab, company_id=tool.company.pk, export_state=LISTS[list_slug]
-        )
-    )
+    if estimate is _UNSET:
+        estimate = _estimate(tool, tab, list_slug, search)
     tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug})
     list_url = reverse(
         "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug}
@@ -737,23 +847,30 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     #fragment scrolls to: under the record's row, or at the top of the list it left.
     """
     spec = TABS[tab]
+    # First: every list read after it shows nothing older than this version.
+    version = data_version.company_data_version(tool.company.pk)
     status = sync_status(connection=tool.connection) if tool.connection else None
     context = _tool_context(request, tool, active=spec.tab_slug)
     context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
-    lists = [_list_context(request, tool, spec, slug) for slug in LISTS]
     anchored, rest = _take_messages(request)
-    for list_ in lists:
-        for row in list_["rows"]:
-            if row.dom_id in anchored:
-                row.flash = _placed(anchored.pop(row.dom_id)[-1])
+    context["csrf_input"] = csrf = csrf_input(request)
+    lists = []
+    for slug in LISTS:
+        # A plain form's outcome for a row of this list is shown under the row.
+        row_prefix = f"{slug}-{spec.slug}-"
+        flashes = {dom_id: left for dom_id, left in anchored.items() if dom_id.startswith(row_prefix)}
+        list_ = _list_body(
+            request, tool, spec, slug, request.GET, version=version, csrf=csrf, flashes=flashes
+        )
+        for dom_id in [dom_id for dom_id in anchored if dom_id.startswith(row_prefix)]:
+            if dom_id not in flashes:
+                del anchored[dom_id]
+        lists.append(list_)
     for list_ in lists:
         list_["messages"] = [_placed(message) for message in anchored.pop(list_["dom_id"], [])]
     # A row on another page of its list than the one shown: its message goes to the top.
     context["page_messages"] = rest + [message for left in anchored.values() for message in left]
     context["lists"] = lists
-    context["csrf_input"] = csrf_input(request)
-    for list_ in lists:
-        _render_rows(list_, tab=spec, erp_name=tool.erp_name)
     return render(request, "erp/tab.html", context)
 
 
@@ -768,18 +885,13 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
     if not request.htmx:
         url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
+    # First: the list read after it shows nothing older than this version.
+    version = data_version.company_data_version(tool.company.pk)
     query = _merged_query(request, prefix=f"{list_slug}-")
-    context = {
-        "tab": spec,
-        "tool": tool,
-        "erp_name": tool.erp_name,
-        "list": _list_context(request, tool, spec, list_slug, query),
-        "csrf_input": csrf_input(request),
-    }
-    _render_rows(context["list"], tab=spec, erp_name=tool.erp_name)
-    response = render(request, "erp/tab.html#list_body", context)
+    list_ = _list_body(request, tool, spec, list_slug, query, version=version, csrf=csrf_input(request))
+    response = HttpResponse(list_["body_html"])
     # The address bar follows the list's search, sort and page, so reload and share work.
-    return replace_url(response, context["list"]["here"])
+    return replace_url(response, list_["here"])
 
 
 @require_GET

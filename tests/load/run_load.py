@@ -408,6 +408,9 @@ class Target:
     htmx: bool = False
     etag: bool = False
     posts: bool = False
+    #: Each request at an address of its own (``&fresh=N``): nothing a page keeps (its
+    #: lists by the data version, its rows) serves it, as after a change in the company.
+    fresh: bool = False
     #: The admin's row it is compared with.
     admin: str = ""
     min_rps: float = 0
@@ -419,6 +422,7 @@ def wrk_targets(company_id: int) -> list[Target]:
     return [
         Target("Sign-in page (the floor)", "/accounts/login/", session=""),
         Target("Commitments tab, page 1", tab, admin="Admin changelist, page 1", min_rps=120, max_p95_ms=60),
+        Target("Commitments tab, page 1, nothing kept", tab, admin="Admin changelist, page 1", fresh=True),
         Target(
             "Synced list fragment (HTMX)",
             f"/companies/{company_id}/erp/commitments/synced/",
@@ -431,6 +435,12 @@ def wrk_targets(company_id: int) -> list[Target]:
             tab + "?synced-q=JC-00",
             admin="Admin changelist, search JC-00",
             max_p95_ms=100,
+        ),
+        Target(
+            "Commitments tab, search JC-00, nothing kept",
+            tab + "?synced-q=JC-00",
+            admin="Admin changelist, search JC-00",
+            fresh=True,
         ),
         Target(
             "Sync panel poll (If-None-Match)",
@@ -533,6 +543,7 @@ def wrk_main(args: argparse.Namespace, database_url: str, prepared: dict) -> lis
                     WRK_CURRENT=current,
                     WRK_ETAG=facts.get(target.name, {}).get("etag", "") if target.etag else "",
                     WRK_POSTS=str(posts) if target.posts else "",
+                    WRK_FRESH="1" if target.fresh else "0",
                 )
                 # Unlinks one at a time (each record is unlinked once, then refused).
                 connections = 1 if target.posts else args.connections

@@ -4,6 +4,8 @@
 --   WRK_HTMX      "1": an HTMX request (HX-Request, HX-Current-URL = WRK_CURRENT)
 --   WRK_ETAG      sent as If-None-Match (the panel's conditional GET)
 --   WRK_POSTS     a file of paths to POST to, one a line, taken in turn (HTMX Unlink)
+--   WRK_FRESH     "1": each GET at an address of its own (fresh=1, 2, ... added), so
+--                 that nothing the server keeps for an address serves it
 -- Every request asks for gzip, as browsers do. At the end one line:
 --   WRK requests duration_us p50_us p95_us p99_us errors bytes
 -- (errors: statuses of 400 and over, and socket errors)
@@ -31,8 +33,16 @@ local turn = 0
 -- One thread (run_load.py passes -t1): the paths in order, the unlinks before the refusals.
 local offset = -1
 
+local fresh = os.getenv("WRK_FRESH") == "1"
+local count = 0
+
 function request()
-  if #posts == 0 then return wrk.format() end
+  if #posts == 0 then
+    if not fresh then return wrk.format() end
+    count = count + 1
+    local separator = string.find(wrk.path, "?", 1, true) and "&" or "?"
+    return wrk.format(nil, wrk.path .. separator .. "fresh=" .. count)
+  end
   turn = turn + 1
   local path = posts[((offset + turn) % #posts) + 1]
   -- wrk.format takes these headers instead of wrk.headers: pass them all.
