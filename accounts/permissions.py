@@ -17,6 +17,7 @@ them into 404 / 403 / a sign-in redirect in one place.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +25,7 @@ from functools import wraps
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import (
@@ -134,25 +136,61 @@ def _commitments_missing(project: Project, *levels: PermissionLevel) -> str:
 
 @dataclass
 class CompanyAccess:
-    """What one user may do in one company; loaded once per request (two queries)."""
+    """What one user may do in one company; loaded once per request.
+
+    Queries: the directory entry when loaded, and the user's levels on the company's
+    projects the first time a question needs them (a question about a project). A page
+    that asks none (the sync panel's poll, a kept list: see ``levels_key``) does without
+    them: a company-wide approver's levels are hundreds of rows.
+    """
 
     user: object
     company: Company
     membership: DirectoryMembership | None
-    project_levels: dict[int, int] = field(default_factory=dict)
+    #: The user's Commitments level per project id; None until first needed.
+    levels: dict[int, int] | None = None
+    #: ``levels_key()`` once made.
+    _levels_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, user, company: Company) -> CompanyAccess:
         if not getattr(user, "is_authenticated", False):
-            return cls(user=user, company=company, membership=None)
-        # Queries: 1) the directory entry, 2) the user's levels on the company's projects.
+            return cls(user=user, company=company, membership=None, levels={})
+        # Query: the directory entry (the levels come when a question needs them).
         membership = DirectoryMembership.objects.filter(user=user, company=company).first()
-        levels = dict(
-            ProjectPermission.objects.filter(user=user, project__company=company).values_list(
-                "project_id", "commitments_level"
-            )
-        )
-        return cls(user=user, company=company, membership=membership, project_levels=levels)
+        return cls(user=user, company=company, membership=membership, levels=None if membership else {})
+
+    def _levels_query(self) -> QuerySet:
+        return ProjectPermission.objects.filter(user=self.user, project__company=self.company)
+
+    @property
+    def project_levels(self) -> dict[int, int]:
+        """The user's Commitments level per project of the company. Query: one, the first time."""
+        if self.levels is None:
+            self.levels = dict(self._levels_query().values_list("project_id", "commitments_level"))
+        return self.levels
+
+    def levels_key(self) -> str:
+        """A digest of ``project_levels``, the same whether they are loaded or not; unloaded,
+        PostgreSQL makes it from the rows without sending them. Query: none when loaded
+        (or not on PostgreSQL: then they are loaded), else one; made once."""
+        if self._levels_key is None:
+            self._levels_key = self._make_levels_key()
+        return self._levels_key
+
+    def _make_levels_key(self) -> str:
+        if self.levels is None and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT md5(coalesce(string_agg(pp.project_id::text || ':' || pp.commitments_level::text,"
+                    " ',' ORDER BY pp.project_id), '')) FROM accounts_projectpermission pp"
+                    " JOIN accounts_project p ON p.id = pp.project_id"
+                    " WHERE pp.user_id = %s AND p.company_id = %s",
+                    [self.user.pk, self.company.pk],
+                )
+                return cursor.fetchone()[0]
+        text = ",".join(f"{project_id}:{level}" for project_id, level in sorted(self.project_levels.items()))
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
     @classmethod
     def reuse_or_load(cls, access: CompanyAccess | None, user, company: Company) -> CompanyAccess:

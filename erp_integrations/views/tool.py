@@ -498,7 +498,7 @@ def _access_key(access) -> tuple:
         access.is_member,
         access.erp_level(),
         access.has_privilege(),
-        tuple(sorted(access.project_levels.items())),
+        access.levels_key(),
     )
 
 

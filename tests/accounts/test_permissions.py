@@ -6,6 +6,7 @@ Accounting' privilege. A refusal names exactly what is missing.
 """
 
 import pytest
+from django.db import connection
 
 from accounts.models import DirectoryMembership, PermissionLevel
 from accounts.permissions import (
@@ -282,13 +283,46 @@ def test_reuse_or_load_keeps_an_access_only_for_the_same_user_and_company(django
 
     with django_assert_num_queries(0):
         assert CompanyAccess.reuse_or_load(access, approver, company) is access
-    # Another user's or another company's access is loaded afresh (2 queries each).
-    with django_assert_num_queries(2):
+    # Another user's or another company's access is loaded afresh (the directory entry;
+    # the project levels when a question needs them).
+    with django_assert_num_queries(1):
         assert CompanyAccess.reuse_or_load(access, viewer, company).user == viewer
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert CompanyAccess.reuse_or_load(access, approver, other).company == other
-    with django_assert_num_queries(2):
-        assert CompanyAccess.reuse_or_load(None, approver, company).user == approver
+    with django_assert_num_queries(1):
+        fresh = CompanyAccess.reuse_or_load(None, approver, company)
+    assert fresh.user == approver
+
+
+def test_project_levels_are_read_once_when_first_needed_and_their_key_matches_either_way(
+    django_assert_num_queries,
+):
+    from accounts.permissions import CompanyAccess
+
+    company = factories.company()
+    first, second = factories.project(company=company), factories.project(company=company)
+    approver = factories.approver(company, first, second)
+    access = CompanyAccess.load(approver, company)
+
+    # On PostgreSQL the key is made from the rows without sending them; elsewhere they are read.
+    unloaded_key = access.levels_key()
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 0):
+        assert access.check(Action.EXPORT, first)
+    with django_assert_num_queries(0):
+        assert access.check(Action.EXPORT, second)
+        assert access.project_levels == {first.pk: PermissionLevel.ADMIN, second.pk: PermissionLevel.ADMIN}
+    # Made from the loaded levels in Python, the key is the one the database made.
+    loaded = CompanyAccess.load(approver, company)
+    assert loaded.project_levels
+    assert loaded.levels_key() == unloaded_key
+    # Other levels, another key.
+    viewer = factories.user("viewer-key", company=company, projects={first: PermissionLevel.READ_ONLY})
+    assert CompanyAccess.load(viewer, company).levels_key() != unloaded_key
+    nobody = factories.user("nobody-key", company=company)
+    assert (
+        CompanyAccess.load(nobody, company).levels_key()
+        == CompanyAccess(user=nobody, company=company, membership=None, levels={}).levels_key()
+    )
 
 
 # --- master data: jobs, vendors, cost codes ----------------------------------------------

@@ -181,6 +181,7 @@ def test_reject_with_the_callers_access_skips_loading_it(django_assert_num_queri
     company, project, record = _world("commitment", ExportState.READY)
     approver = factories.approver(company, project)
     access = CompanyAccess.load(approver, company)
+    assert access.project_levels  # read, as a page that judged its rows has them
 
     with django_assert_num_queries(9) as without:
         exports.record_reject(kind=COMMITMENT, user=approver, record_id=record.pk, reason="Wrong cost code")

@@ -260,6 +260,7 @@ def test_unlink_runs_few_queries(approver, commitment, django_assert_num_queries
 def test_unlink_with_the_callers_access_skips_loading_it(approver, commitment, django_assert_num_queries):
     deleted_in_erp_and_synced(commitment)
     access = CompanyAccess.load(approver, commitment.company)
+    assert access.project_levels  # read, as a page that judged its rows has them
     # SAVEPOINT, 1) the commitment, row locked, with company, connection and project,
     # 2) its link, row locked, 3) linked invoices and CCOs, 4) clear the record's link,
     # 5) close the link, 6) audit entry (INSERT), RELEASE SAVEPOINT. The directory

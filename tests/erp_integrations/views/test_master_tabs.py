@@ -88,10 +88,11 @@ def test_the_companies_tab_takes_a_fixed_number_of_queries_whatever_the_number_o
     client = client_for(approver)
     client.get(master_url(company))  # the session is written once
 
-    # session, user, company with its connection, directory entry, project levels, the
-    # sync status (last completed run, running run), the five lists, the suggestions of
-    # the Ready to Import page (one), the "Link to" choices, the switcher's companies.
-    with django_assert_num_queries(15):
+    # session, user, company with its connection, directory entry, the sync status (last
+    # completed run, running run), the five lists, the suggestions of the Ready to Import
+    # page (one), the "Link to" choices, the switcher's companies. (Master data is the
+    # company's: no project levels.)
+    with django_assert_num_queries(14):
         response = client.get(master_url(company))
     assert response.content.decode().count('data-testid="suggestion"') == 25 * 3
 

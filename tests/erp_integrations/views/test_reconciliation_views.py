@@ -257,12 +257,12 @@ def test_the_page_costs_the_same_queries_whatever_the_numbers(count, django_asse
     client = client_for(world.viewer)
     client.get(page_url(world))
 
-    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
-    # levels, 6) the projects for the filter (the rows' projects too), 7) the lists'
-    # counts, 8)-10) one page of each list, 11) the totals, 12) the last successful run, 13) the
-    # switcher's companies, 14)-15) the sync status the header reads (the last completed
-    # run, which succeeded, and a run in progress).
-    with django_assert_num_queries(15):
+    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) the
+    # projects for the filter (the rows' projects too), 6) the lists' counts, 7)-9) one
+    # page of each list, 10) the totals, 11) the last successful run, 12) the switcher's
+    # companies, 13)-14) the sync status the header reads (the last completed run, which
+    # succeeded, and a run in progress). No project levels: no question about a project.
+    with django_assert_num_queries(14):
         response = client.get(page_url(world))
 
     assert len(rows(response, "drift")) == min(count, 25)
