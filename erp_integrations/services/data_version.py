@@ -29,7 +29,8 @@ def company_data_version(company_id: int) -> int | None:
 
 def fold(company_id: int) -> None:
     """Fold the company's marks into its count, in one statement: the version stays what
-    it was, and counting the marks stays cheap. The sync does it after each run."""
+    it was, and counting the marks stays cheap. Each sync run does it first, whether it
+    succeeds or not."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:

@@ -126,6 +126,9 @@ def _run(
     connection: ErpConnection, trigger: str, requested_by_id: int | None, connector: ErpConnector
 ) -> SyncRun:
     now = timezone.now()
+    # The company's change marks since the last run folded into its count, hourly
+    # whether runs succeed or not, so that counting them stays cheap.
+    data_version.fold(connection.company_id)
     # We hold the claim, so a run still marked running was left by a worker that died.
     dead = SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.FAILED, finished_at=now, error=DEAD_WORKER_ERROR
@@ -211,8 +214,6 @@ def _run(
         return run
     finally:
         _drop_staging(staging)
-    # The run's changes are committed: fold the company's change marks into its count.
-    data_version.fold(connection.company_id)
     logger.info(
         "Sync %s of %s succeeded: %s checked, %s missing, %s reappeared, %s drifted, %s orphans.",
         run.pk,

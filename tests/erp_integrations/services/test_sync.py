@@ -248,14 +248,14 @@ def count_sync_queries(company, settings, n):
 def test_the_number_of_queries_grows_with_batches_not_with_links(settings):
     settings.SYNC_BATCH_SIZE = 2
     # One full batch of commitments: the platform's queries are
-    #   claim (pg_try_advisory_lock), the connection with its company, stale runs (UPDATE), links total
+    #   claim (pg_try_advisory_lock), the connection with its company, the company's change
+    #   marks folded into its data version (1 DELETE ... INSERT), stale runs (UPDATE), links total
     #   (1 COUNT: every kind's links share one table), the new run (INSERT),
     #   commitments: batch 1 (SELECT) + progress (UPDATE), the empty batch after it (SELECT),
     #   invoices and CCOs: the empty first batch of each (2 SELECTs),
     #   jobs, vendors and cost codes: the empty first batch of their links (3 SELECTs),
     #   the marks and completion: SAVEPOINT, the marks (1 UPDATE), the ERP's master data
     #   (none here: 3 SELECTs of the ids held), the run (UPDATE), RELEASE,
-    #   the company's change marks folded into its data version (1 DELETE ... INSERT),
     #   release the claim (pg_advisory_unlock);
     # and the reconciliation's fixed part (RECONCILIATION_QUERIES), plus one progress UPDATE
     # per page of ERP records read (its COPY goes by the driver's copy protocol, uncounted).

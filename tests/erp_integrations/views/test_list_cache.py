@@ -15,6 +15,7 @@ from django.middleware.csrf import _unmask_cipher_token
 
 from erp_integrations.models import Commitment, DataChange, ErpLink, SubcontractorInvoice, Vendor
 from erp_integrations.services.data_version import company_data_version, fold
+from erp_integrations.services.sync import connection_sync
 from erp_integrations.views.tool import LIST_CACHE
 from tests.erp_integrations.views.tool_world import (
     build_world,
@@ -184,3 +185,19 @@ def test_the_version_counts_commits_not_the_newest_mark():
         after = company_data_version(world.company.pk)
 
     assert after > between
+
+
+def test_each_sync_run_folds_the_marks_written_before_it():
+    world = build_world()
+    record = synced_commitment(world)
+    for title in ("A", "B"):
+        _commitments_updated(world, record, title)
+    before = list(DataChange.objects.filter(company_id=world.company.pk).values_list("id", flat=True))
+    version = company_data_version(world.company.pk)
+    assert before
+
+    run = connection_sync(connection_id=world.company.erp_connection.pk, trigger="command")
+
+    assert run.status == "succeeded"
+    assert not DataChange.objects.filter(pk__in=before).exists()
+    assert company_data_version(world.company.pk) >= version
