@@ -168,6 +168,8 @@ class CompanyAccess:
         """The user's Commitments level per project of the company. Query: one, the first time."""
         if self.levels is None:
             self.levels = dict(self._levels_query().values_list("project_id", "commitments_level"))
+            # A key made before is made again from what was read.
+            self._levels_key = None
         return self.levels
 
     def levels_key(self) -> str:

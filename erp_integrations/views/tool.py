@@ -559,7 +559,9 @@ def _list_body(
         {"list": context, "tab": tab, "erp_name": tool.erp_name, "csrf_input": CSRF_SLOT if key else csrf},
     )
     if key is not None:
-        LIST_CACHE.set_many({key: body})
+        # Kept under the access the rows were judged with (read after the key was made).
+        kept_key = (*key[:6], _access_key(tool.access), *key[7:])
+        LIST_CACHE.set_many({kept_key: body})
         body = body.replace(CSRF_SLOT, csrf)
     context["body_html"] = SafeString(body)
     return context

@@ -8,7 +8,7 @@ Accounting' privilege. A refusal names exactly what is missing.
 import pytest
 from django.db import connection
 
-from accounts.models import DirectoryMembership, PermissionLevel
+from accounts.models import DirectoryMembership, PermissionLevel, ProjectPermission
 from accounts.permissions import (
     ACCOUNTING_ACTIONS,
     ERP_ADMIN_MISSING,
@@ -315,6 +315,20 @@ def test_project_levels_are_read_once_when_first_needed_and_their_key_matches_ei
     loaded = CompanyAccess.load(approver, company)
     assert loaded.project_levels
     assert loaded.levels_key() == unloaded_key
+    # Levels read after the key was made (a change in between) make the key again. (Off
+    # PostgreSQL the key is made from the levels read, so nothing can come between.)
+    changing = CompanyAccess.load(approver, company)
+    assert changing.levels_key() == unloaded_key
+    ProjectPermission.objects.filter(user=approver, project=second).update(
+        commitments_level=PermissionLevel.READ_ONLY
+    )
+    if connection.vendor == "postgresql":
+        assert changing.project_levels[second.pk] == PermissionLevel.READ_ONLY
+        assert changing.levels_key() != unloaded_key
+        assert changing.levels_key() == CompanyAccess.load(approver, company).levels_key()
+    ProjectPermission.objects.filter(user=approver, project=second).update(
+        commitments_level=PermissionLevel.ADMIN
+    )
     # Other levels, another key.
     viewer = factories.user("viewer-key", company=company, projects={first: PermissionLevel.READ_ONLY})
     assert CompanyAccess.load(viewer, company).levels_key() != unloaded_key
