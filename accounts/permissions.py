@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import QuerySet, StringAgg, TextField, Value
+from django.db.models.functions import MD5, Cast, Concat
 
 from accounts.models import (
     Company,
@@ -172,6 +173,11 @@ class CompanyAccess:
             self._levels_key = None
         return self.levels
 
+    def decisions_key(self) -> tuple:
+        """Everything ``check`` reads of this access, as a key: two accesses with the same
+        key answer every question the same (what a kept page may be shared by)."""
+        return (self.is_member, self.erp_level(), self.has_privilege(), self.levels_key())
+
     def levels_key(self) -> str:
         """A digest of ``project_levels``, the same whether they are loaded or not; unloaded,
         PostgreSQL makes it from the rows without sending them. Query: none when loaded
@@ -182,15 +188,18 @@ class CompanyAccess:
 
     def _make_levels_key(self) -> str:
         if self.levels is None and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT md5(coalesce(string_agg(pp.project_id::text || ':' || pp.commitments_level::text,"
-                    " ',' ORDER BY pp.project_id), '')) FROM accounts_projectpermission pp"
-                    " JOIN accounts_project p ON p.id = pp.project_id"
-                    " WHERE pp.user_id = %s AND p.company_id = %s",
-                    [self.user.pk, self.company.pk],
-                )
-                return cursor.fetchone()[0]
+            # The same text as below, joined and hashed by the database.
+            as_text = TextField()
+            entry = Concat(
+                Cast("project_id", as_text),
+                Value(":"),
+                Cast("commitments_level", as_text),
+                output_field=as_text,
+            )
+            joined = StringAgg(
+                entry, delimiter=Value(","), order_by="project_id", default="", output_field=as_text
+            )
+            return self._levels_query().aggregate(key=MD5(joined))["key"]
         text = ",".join(f"{project_id}:{level}" for project_id, level in sorted(self.project_levels.items()))
         return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 

@@ -355,17 +355,12 @@ def record_row(
 
 
 # --- rows rendered once ----------------------------------------------------------------------
-class RowCache:
-    """Rows already rendered, by everything they show (``_row_key``), in this process.
-
-    Most of a tab's cost would be rendering its 75 rows, and most rows look the same from
-    one request to the next: the same record, link, buttons and page give the same HTML,
-    whoever asks. Keyed by content, a row cannot be served stale: a change to the record,
-    its link, the user's access or the page makes a new key. The least recently used
-    rows go once there are ``size``. A dict kept in order, with the key as it is (a tuple
-    of plain values): no pickling and no hashing to text, which a cache backend would add
-    to every row of every page. A row is rendered without any secret (no CSRF token: the
-    rows' buttons post their list's one form), so sharing it between users is safe.
+class KeptHtml:
+    """HTML already rendered, in this process, by a key of everything it shows: a tuple of
+    plain values kept as it is in a dict kept in order (no pickling and no hashing to
+    text, which a cache backend would add to every row of every page). The least
+    recently used go once there are ``size``. Nothing kept holds a secret (see
+    ``ROW_CACHE`` and ``LIST_CACHE``), so what one user's request kept may serve another's.
     """
 
     def __init__(self, size: int) -> None:
@@ -397,7 +392,12 @@ class RowCache:
                 self._rows.popitem(last=False)
 
 
-ROW_CACHE = RowCache(20_000)
+#: Rows by everything they show (``_row_key``). Most of a tab's cost would be rendering
+#: its 75 rows, and most rows look the same from one request to the next: the same
+#: record, link, buttons and page give the same HTML, whoever asks. Keyed by content, a
+#: row cannot be served stale: a change to the record, its link, the user's access or
+#: the page makes a new key. A row holds no CSRF token: its buttons post their list's form.
+ROW_CACHE = KeptHtml(20_000)
 #: Where a kept list body takes this response's CSRF input (see ``_list_body``).
 CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
 _INDENT = re.compile(r"\s*\n\s*")
@@ -492,19 +492,9 @@ def _list_head(tool: Tool, tab: RecordKind, list_slug: str, query: QueryDict) ->
     }
 
 
-def _access_key(access) -> tuple:
-    """Everything a list's buttons and refusals depend on in the user's access."""
-    return (
-        access.is_member,
-        access.erp_level(),
-        access.has_privilege(),
-        access.levels_key(),
-    )
-
-
-#: Lists' bodies already rendered, by the company's data version and everything else
-#: they depend on (``_list_body``), in this process.
-LIST_CACHE = RowCache(400)
+#: Lists' bodies by the company's data version and everything else they depend on
+#: (``_list_body``), with a slot where each response's CSRF input goes.
+LIST_CACHE = KeptHtml(400)
 
 
 def _list_body(
@@ -516,7 +506,7 @@ def _list_body(
     *,
     version: int | None,
     csrf: str,
-    flashes: dict[str, list[Message]] | None = None,
+    anchored: dict[str, list[Message]] | None = None,
 ) -> dict:
     """One list of a tab with its body rendered (``body_html``): kept, or made afresh.
 
@@ -524,15 +514,18 @@ def _list_body(
     company's data (``version``, read before anything else of the page), the list's own
     query, the user's access, the estimate of its size, the ERP's name, the time zone and
     the language; it is kept under exactly those, with a slot where this response's CSRF
-    input goes. A list with a message for one of its rows (a plain form's outcome) is
-    made afresh, as is every list where the database keeps no version (SQLite).
+    input goes. A list with a message for one of its rows (a plain form's outcome, in
+    ``anchored`` by the row's id; taken from there when the row is shown) is made
+    afresh, as is every list where the database keeps no version (SQLite).
     Queries: none when kept; else the page of rows (and the estimate, see
     ``selectors.record_list_estimate``).
     """
     head = _list_head(tool, tab, list_slug, query)
     estimate = _estimate(tool, tab, list_slug, head["search"])
+    anchored = {} if anchored is None else anchored
+    row_prefix = f"{list_slug}-{tab.slug}-"
     key = None
-    if version is not None and not flashes:
+    if version is not None and not any(dom_id.startswith(row_prefix) for dom_id in anchored):
         key = (
             version,
             tool.company.pk,
@@ -540,7 +533,7 @@ def _list_body(
             tab.slug,
             list_slug,
             head["query"],
-            _access_key(tool.access),
+            tool.access.decisions_key(),
             estimate,
             timezone.get_current_timezone_name(),
             translation.get_language(),
@@ -549,10 +542,10 @@ def _list_body(
         if kept is not None:
             head["body_html"] = SafeString(kept.replace(CSRF_SLOT, csrf))
             return head
-    context = _list_context(request, tool, tab, list_slug, query, estimate=estimate)
+    context = _list_context(request, tool, tab, head, query, estimate=estimate)
     for row in context["rows"]:
-        if flashes and row.dom_id in flashes:
-            row.flash = _placed(flashes.pop(row.dom_id)[-1])
+        if row.dom_id in anchored:
+            row.flash = _placed(anchored.pop(row.dom_id)[-1])
     _render_rows(context, tab=tab, erp_name=tool.erp_name)
     body = render_to_string(
         "erp/tab.html#list_body",
@@ -560,48 +553,38 @@ def _list_body(
     )
     if key is not None:
         # Kept under the access the rows were judged with (read after the key was made).
-        kept_key = (*key[:6], _access_key(tool.access), *key[7:])
+        kept_key = (*key[:6], tool.access.decisions_key(), *key[7:])
         LIST_CACHE.set_many({kept_key: body})
         body = body.replace(CSRF_SLOT, csrf)
     context["body_html"] = SafeString(body)
     return context
 
 
-_UNSET = object()
-
-
 def _list_context(
     request: HtmxHttpRequest,
     tool: Tool,
     tab: RecordKind,
-    list_slug: str,
-    query: QueryDict | None = None,
+    head: dict,
+    query: QueryDict,
     *,
-    estimate: int | None | object = _UNSET,
+    estimate: int | None,
 ) -> dict:
-    """One list of a tab: its page of rows and the links that search, sort and page it.
+    """One list of a tab (``head``, see ``_list_head``, with its ``estimate``): its page
+    of rows and the links that search, sort and page it.
 
     Each list reads its own prefixed parameters (``synced-q``, ``synced-sort``,
     ``synced-after``, ``synced-before``), so the three lists of a tab keep their state
     side by side in one URL. Queries: one (the page of rows).
     """
-    prefix = f"{list_slug}-"
-    query = request.GET if query is None else query
+    list_slug, prefix, search = head["slug"], head["prefix"], head["search"]
     page = selectors.record_list_page(
         kind=tab,
         company_id=tool.company.pk,
         export_state=LISTS[list_slug],
-        search=query.get(prefix + "q", ""),
+        search=search,
         sort=query.get(prefix + "sort", ""),
         after=query.get(prefix + "after", ""),
         before=query.get(prefix + "before", ""),
-    )
-    search = selectors.clean_search(query.get(prefix + "q", ""))
-    if estimate is _UNSET:
-        estimate = _estimate(tool, tab, list_slug, search)
-    tab_url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug})
-    list_url = reverse(
-        "erp_list", kwargs={"company_id": tool.company.pk, "tab": tab.tab_slug, "list_slug": list_slug}
     )
     # Links keep the other lists' state and this list's search and sort.
     base = _query_without(query, prefix + "after", prefix + "before")
@@ -629,9 +612,6 @@ def _list_context(
                 "query": link(sort=next_sort),
             }
         )
-    # The search form carries the rest of the state, so a search keeps the sort and
-    # the other lists as they are.
-    hidden = [(name, value) for name, values in base.lists() if name != prefix + "q" for value in values]
     urls = _ActionUrls(tool.company.pk, tab.tab_slug)
     rows = [record_row(tool, tab, record, list_slug, urls) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
@@ -654,29 +634,19 @@ def _list_context(
             "actions": LIST_ACTIONS[list_slug],
             "all_label": _all_label(page, estimate, search),
         }
-    return {
-        "slug": list_slug,
-        "prefix": prefix,
+    return head | {
         "denied_note": denied_note,
         "bulk": bulk,
-        "title": list_title(tab, list_slug, tool.erp_name),
-        "dom_id": f"{tab.tab_slug}-{list_slug}",
         "page": page,
         "rows": rows,
-        "search": search,
         "sort": page.sort,
         # "when" is the first column's key: synced at, or updated at for unsynced lists.
         "columns": {"when": columns[0]} | {column["key"]: column for column in columns},
-        "tab_url": tab_url,
-        "list_url": list_url,
-        "query": query.urlencode(),
-        "hidden": hidden,
         "next_query": link(after=page.next_cursor) if page.next_cursor else "",
         "prev_query": link(before=page.prev_cursor) if page.prev_cursor else "",
         "first_query": base.urlencode()
         if (query.get(prefix + "after") or query.get(prefix + "before"))
         else None,
-        "here": f"{tab_url}?{query.urlencode()}" if query else tab_url,
         "range": rows_shown(page, estimate),
     }
 
@@ -856,18 +826,11 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
     anchored, rest = _take_messages(request)
     context["csrf_input"] = csrf = csrf_input(request)
-    lists = []
-    for slug in LISTS:
-        # A plain form's outcome for a row of this list is shown under the row.
-        row_prefix = f"{slug}-{spec.slug}-"
-        flashes = {dom_id: left for dom_id, left in anchored.items() if dom_id.startswith(row_prefix)}
-        list_ = _list_body(
-            request, tool, spec, slug, request.GET, version=version, csrf=csrf, flashes=flashes
-        )
-        for dom_id in [dom_id for dom_id in anchored if dom_id.startswith(row_prefix)]:
-            if dom_id not in flashes:
-                del anchored[dom_id]
-        lists.append(list_)
+    # A plain form's outcome for a row is shown under the row (taken from ``anchored``).
+    lists = [
+        _list_body(request, tool, spec, slug, request.GET, version=version, csrf=csrf, anchored=anchored)
+        for slug in LISTS
+    ]
     for list_ in lists:
         list_["messages"] = [_placed(message) for message in anchored.pop(list_["dom_id"], [])]
     # A row on another page of its list than the one shown: its message goes to the top.

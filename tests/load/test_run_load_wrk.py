@@ -4,6 +4,7 @@ No wrk needed: its output is given here, as wrk.lua writes it.
 """
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,17 @@ def test_every_target_of_the_issue_is_measured():
         "Unlink (HTMX)",
         "Admin changelist, page 1",
     } <= names
+
+
+def test_the_tab_and_the_search_are_also_measured_with_nothing_kept():
+    targets = {target.name: target for target in wrk_targets(7)}
+
+    for kept, cold in (
+        ("Commitments tab, page 1", "Commitments tab, page 1, nothing kept"),
+        ("Commitments tab, search JC-00", "Commitments tab, search JC-00, nothing kept"),
+    ):
+        # The same address, each request made an address of its own by wrk.lua.
+        assert targets[cold].path == targets[kept].path
+        assert targets[cold].fresh and not targets[kept].fresh
+        assert targets[cold].admin == targets[kept].admin
+    assert 'WRK_FRESH") == "1"' in (Path(__file__).parent / "wrk.lua").read_text()

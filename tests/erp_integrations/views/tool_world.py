@@ -146,18 +146,22 @@ def delete_in_erp_and_sync(record) -> None:
     assert run is not None and run.status == "succeeded"
 
 
-@contextmanager
-def sync_claimed_elsewhere(company: Company):
-    """Hold the connection's sync claim from another database session, as a live worker does."""
+def other_session_conninfo() -> str:
+    """How to open another session on the test database, as another process would."""
     settings = db_connection.settings_dict
-    conninfo = psycopg.conninfo.make_conninfo(
+    return psycopg.conninfo.make_conninfo(
         dbname=settings["NAME"],
         user=settings["USER"] or None,
         host=settings["HOST"] or None,
         port=settings["PORT"] or None,
         password=settings["PASSWORD"] or None,
     )
-    with psycopg.connect(conninfo, autocommit=True) as other:
+
+
+@contextmanager
+def sync_claimed_elsewhere(company: Company):
+    """Hold the connection's sync claim from another database session, as a live worker does."""
+    with psycopg.connect(other_session_conninfo(), autocommit=True) as other:
         taken = other.execute(
             "SELECT pg_try_advisory_lock(%s, %s)", [locks.SYNC, company.erp_connection.pk]
         ).fetchone()[0]
