@@ -65,6 +65,11 @@ class Action(StrEnum):
 
 
 #: Actions that need all three requirements of the help articles.
+#: Levels keys made unloaded, kept by (database, company, user, data version); see
+#: ``CompanyAccess.levels_key``. Emptied when it holds KEPT_LEVELS_KEYS.
+_KEPT_LEVELS_KEYS: dict[tuple, str] = {}
+KEPT_LEVELS_KEYS = 10_000
+
 ACCOUNTING_ACTIONS = frozenset({Action.UNLINK, Action.EXPORT, Action.REJECT})
 #: Actions judged per project (on its Commitments tool).
 PROJECT_ACTIONS = ACCOUNTING_ACTIONS | {
@@ -173,17 +178,33 @@ class CompanyAccess:
             self._levels_key = None
         return self.levels
 
-    def decisions_key(self) -> tuple:
+    def decisions_key(self, version: int | None = None) -> tuple:
         """Everything ``check`` reads of this access, as a key: two accesses with the same
-        key answer every question the same (what a kept page may be shared by)."""
-        return (self.is_member, self.erp_level(), self.has_privilege(), self.levels_key())
+        key answer every question the same (what a kept page may be shared by).
+        ``version``: the company's data version, read before (see ``levels_key``)."""
+        return (self.is_member, self.erp_level(), self.has_privilege(), self.levels_key(version))
 
-    def levels_key(self) -> str:
+    def levels_key(self, version: int | None = None) -> str:
         """A digest of ``project_levels``, the same whether they are loaded or not; unloaded,
-        PostgreSQL makes it from the rows without sending them. Query: none when loaded
-        (or not on PostgreSQL: then they are loaded), else one; made once."""
+        PostgreSQL makes it from the rows without sending them. Made once.
+
+        With the company's data ``version`` (read before; it moves with every change to a
+        level on one of the company's projects, migration erp_integrations/0011), a digest
+        made unloaded is kept in this process under the user, the company and that
+        version: any change to the user's levels since makes a new version.
+        Query: none when loaded, kept, or not on PostgreSQL (then they are loaded); else one.
+        """
         if self._levels_key is None:
-            self._levels_key = self._make_levels_key()
+            kept_as = None
+            if version is not None and self.levels is None:
+                kept_as = (connection.settings_dict["NAME"], self.company.pk, self.user.pk, version)
+                self._levels_key = _KEPT_LEVELS_KEYS.get(kept_as)
+            if self._levels_key is None:
+                self._levels_key = self._make_levels_key()
+                if kept_as is not None:
+                    if len(_KEPT_LEVELS_KEYS) >= KEPT_LEVELS_KEYS:
+                        _KEPT_LEVELS_KEYS.clear()
+                    _KEPT_LEVELS_KEYS[kept_as] = self._levels_key
         return self._levels_key
 
     def _make_levels_key(self) -> str:

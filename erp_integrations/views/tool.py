@@ -533,7 +533,7 @@ def _list_body(
             tab.slug,
             list_slug,
             head["query"],
-            tool.access.decisions_key(),
+            tool.access.decisions_key(version),
             estimate,
             timezone.get_current_timezone_name(),
             translation.get_language(),

@@ -339,6 +339,57 @@ def test_project_levels_are_read_once_when_first_needed_and_their_key_matches_ei
     )
 
 
+@pytest.mark.postgresql
+def test_a_levels_key_is_kept_by_the_companys_data_version(django_assert_num_queries):
+    """Every change to a level moves the company's data version (a trigger), so a key made
+    under a version serves the same user, company and version without a query."""
+    from accounts.permissions import CompanyAccess
+    from erp_integrations.services.data_version import company_data_version
+
+    company, other = factories.company(), factories.company()
+    first, second = factories.project(company=company), factories.project(company=company)
+    approver = factories.approver(company, first, second)
+
+    def key_now():
+        version = company_data_version(company.pk)
+        return version, CompanyAccess.load(approver, company).levels_key(version)
+
+    version, key = key_now()
+    access = CompanyAccess.load(approver, company)
+    with django_assert_num_queries(0):
+        assert access.levels_key(version) == key
+    # Each write to the levels (update, insert, delete) moves the version and the key.
+    other_project = factories.project(company=other)
+    other_version = company_data_version(other.pk)
+    writes = [
+        lambda: ProjectPermission.objects.filter(user=approver, project=second).update(
+            commitments_level=PermissionLevel.READ_ONLY
+        ),
+        lambda: ProjectPermission.objects.filter(user=approver, project=second).delete(),
+        lambda: ProjectPermission.objects.create(
+            user=approver, project=second, commitments_level=PermissionLevel.ADMIN
+        ),
+    ]
+    seen = {key}
+    for write in writes:
+        write()
+        moved, new_key = key_now()
+        assert moved > version
+        loaded = CompanyAccess.load(approver, company)
+        assert new_key == loaded.levels_key() == loaded._make_levels_key()
+        version = moved
+        seen.add(new_key)
+    # Read Only, none, then Admin again: the first and last keys are the same levels.
+    assert len(seen) == 3
+    assert company_data_version(other.pk) == other_version
+    # A level on another company's project moves only that company's version.
+    ProjectPermission.objects.create(
+        user=approver, project=other_project, commitments_level=PermissionLevel.ADMIN
+    )
+    assert company_data_version(company.pk) == version
+    assert company_data_version(other.pk) > other_version
+
+
 # --- master data: jobs, vendors, cost codes ----------------------------------------------
 @pytest.mark.parametrize(
     ("erp_level", "privilege", "missing"),

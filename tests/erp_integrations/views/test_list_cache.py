@@ -13,6 +13,8 @@ import pytest
 from django.db import connection
 from django.middleware.csrf import _unmask_cipher_token
 
+from accounts.models import PermissionLevel, ProjectPermission
+
 from erp_integrations.models import Commitment, DataChange, ErpLink, SubcontractorInvoice, Vendor
 from erp_integrations.services.data_version import company_data_version, fold
 from erp_integrations.services.sync import connection_sync
@@ -32,6 +34,7 @@ from tests.erp_integrations.views.tool_world import (
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(databases="__all__")]
 
+DISABLED = re.compile(r"\sdisabled\b")
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -70,6 +73,18 @@ def _change_order_added(world, record, title):
     synced_change_order(world, record)
 
 
+def _level_changed(world, record, title):
+    ProjectPermission.objects.filter(user=world.pm, project=world.project).update(
+        commitments_level=PermissionLevel.READ_ONLY
+    )
+
+
+def _level_granted(world, record, title):
+    ProjectPermission.objects.create(
+        user=world.outsider, project=world.project, commitments_level=PermissionLevel.ADMIN
+    )
+
+
 @pytest.mark.parametrize(
     "write",
     [
@@ -81,6 +96,8 @@ def _change_order_added(world, record, title):
         _link_updated,
         _invoice_deleted,
         _change_order_added,
+        _level_changed,
+        _level_granted,
     ],
 )
 def test_every_write_path_moves_the_version_of_its_company_only(write):
@@ -145,6 +162,30 @@ def test_users_with_other_access_do_not_share_a_kept_list():
     assert re.search(r"<button [^>]*\sdisabled\b", approver) is None
     assert re.search(r"<button [^>]*\sdisabled\b", pm)
     assert 'data-testid="denied-reason"' in pm
+
+
+def _unlink_button(client, world) -> str:
+    body = client.get(tab_url(world.company)).content.decode()
+    (button,) = re.findall(r'<button [^>]*data-testid="unlink-button"[^>]*>', body)
+    return button
+
+
+def test_a_kept_list_follows_a_change_to_the_users_level_on_a_project():
+    """The levels' key is kept by the data version, which a level change moves: the list
+    is made again with the new level, not served under the old level's key."""
+    world = build_world()
+    synced_commitment(world)
+    client = client_for(world.approver)
+    assert not DISABLED.search(_unlink_button(client, world))
+    kept = len(LIST_CACHE)
+    assert not DISABLED.search(_unlink_button(client, world))
+    assert len(LIST_CACHE) == kept
+
+    ProjectPermission.objects.filter(user=world.approver, project=world.project).update(
+        commitments_level=PermissionLevel.READ_ONLY
+    )
+
+    assert DISABLED.search(_unlink_button(client, world))
 
 
 def test_folding_keeps_the_version_and_clears_the_marks():
