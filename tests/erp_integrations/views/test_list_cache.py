@@ -14,7 +14,6 @@ from django.db import connection
 from django.middleware.csrf import _unmask_cipher_token
 
 from accounts.models import PermissionLevel, ProjectPermission
-
 from erp_integrations.models import Commitment, DataChange, ErpLink, SubcontractorInvoice, Vendor
 from erp_integrations.services.data_version import company_data_version, fold
 from erp_integrations.services.sync import connection_sync
