@@ -333,13 +333,19 @@ def _member_access(user, company: Company, access: CompanyAccess | None, what: s
 def load_company(user, company_id: int, action: Action = Action.VIEW_TOOL) -> CompanyAccess:
     """The user's access to the company (loaded with its ERP connection), if ``action`` is allowed.
 
-    Queries: 1) the company with its connection, 2) the user's directory entry,
-    3) the user's levels on the company's projects.
+    Query: one, the user's directory entry with its company and the company's ERP
+    connection (the user's levels on the company's projects come when a question needs
+    them). No entry and no company look the same: outsiders learn nothing, not even
+    that the company exists.
     """
-    company = Company.objects.select_related("erp_connection").filter(pk=company_id).first()
-    if company is None:
+    membership = (
+        DirectoryMembership.objects.select_related("company", "company__erp_connection")
+        .filter(user=user, company_id=company_id)
+        .first()
+    )
+    if membership is None or not user.is_active:
         raise NotFound("No such company.")
-    access = _member_access(user, company, None, "No such company.")
+    access = CompanyAccess(user=user, company=membership.company, membership=membership, levels=None)
     access.require(action)
     return access
 

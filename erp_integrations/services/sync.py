@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -426,18 +426,23 @@ def _forget_sync_now(connection: ErpConnection) -> None:
         logger.warning("Cache unreachable; Sync now is not forgotten.")
 
 
-def _running_run(connection: ErpConnection) -> SyncRun | None:
-    """The run in progress, if a live worker holds the connection."""
-    run = (
-        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING)
-        .order_by("-started_at", "-id")
-        .first()
-    )
+def _newest_running(connection: ErpConnection) -> QuerySet:
+    return SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).order_by(
+        "-started_at", "-id"
+    )[:1]
+
+
+def _live(run: SyncRun | None, connection: ErpConnection) -> SyncRun | None:
     # A running row whose claim is free was left by a dead worker; the next run marks
     # it failed. Only ask about the claim when there is such a row.
     if run is not None and not locks.is_claimed(locks.SYNC, connection.pk):
         return None
     return run
+
+
+def _running_run(connection: ErpConnection) -> SyncRun | None:
+    """The run in progress, if a live worker holds the connection."""
+    return _live(next(iter(_newest_running(connection)), None), connection)
 
 
 # --- status ------------------------------------------------------------------------------
@@ -480,12 +485,24 @@ def next_scheduled_run(now: datetime | None = None) -> datetime:
 
 
 def sync_status(*, connection: ErpConnection) -> SyncStatus:
+    """What the sync panel shows. Queries: one for the last completed run and the run in
+    progress together (two on SQLite, which cannot limit the parts of a UNION); one
+    more when the last completed run failed (the last success's time), and one when a
+    run is in progress (whether a live worker holds it)."""
     runs = SyncRun.objects.filter(connection=connection)
-    last_completed = (
-        runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED])
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    newest_completed = runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]).order_by(
+        "-finished_at", "-id"
+    )[:1]
+    if db_connection.features.supports_slicing_ordering_in_compound:
+        newest = list(newest_completed.union(_newest_running(connection), all=True))
+    else:
+        newest = [*newest_completed, *_newest_running(connection)]
+    last_completed = running = None
+    for run in newest:
+        if run.status == SyncRun.Status.RUNNING:
+            running = run
+        else:
+            last_completed = run
     if last_completed is not None and last_completed.status == SyncRun.Status.SUCCEEDED:
         last_succeeded_at = last_completed.finished_at
     else:
@@ -500,5 +517,5 @@ def sync_status(*, connection: ErpConnection) -> SyncStatus:
         last_completed=last_completed,
         last_succeeded_at=last_succeeded_at,
         next_run_at=next_scheduled_run(),
-        running=_running_run(connection),
+        running=_live(running, connection),
     )

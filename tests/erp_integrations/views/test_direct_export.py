@@ -92,7 +92,7 @@ def test_the_settings_page_costs_the_same_few_queries(world, django_assert_num_q
     client = client_for(world.approver)
     client.get(settings_url(world))  # the session remembers the company once
 
-    # 1 session  2 user  3 company  4 directory entry  5 the kinds' settings, with who
-    # changed them  6 the switcher (no project levels: no question about a project)
-    with django_assert_num_queries(6):
+    # 1 session  2 user  3 directory entry with its company  4 the kinds' settings, with
+    # who changed them  5 the switcher (no project levels: no question about a project)
+    with django_assert_num_queries(5):
         assert client.get(settings_url(world)).status_code == HTTPStatus.OK

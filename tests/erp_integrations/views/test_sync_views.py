@@ -295,9 +295,10 @@ def test_a_tab_left_open_through_the_sync_learns_of_it_at_the_next_poll(django_a
     last = connection_sync(connection_id=world.company.erp_connection.pk, trigger="schedule")
     poll = sync_url(world, "erp_sync_panel") + "?" + urlencode({"next": page, "tab": "commitments"})
 
-    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5)-6) sync
-    # status: last completed run (it succeeded) and run in progress. No project levels.
-    with django_assert_num_queries(6):
+    # 1) session, 2) user, 3) directory entry with its company and connection, 4) sync
+    # status: last completed run (it succeeded) and run in progress, one UNION. No
+    # project levels.
+    with django_assert_num_queries(4):
         response = htmx_get(client, poll, current=page)
 
     assert response.status_code == HTTPStatus.OK
@@ -375,11 +376,11 @@ def test_the_history_is_paged_by_keyset_at_a_constant_cost(runs, django_assert_n
     # Opening a company's tool notes it in the session (written on the first page only).
     client.get(sync_url(world))
 
-    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) one page
-    # of runs, 6)-7) sync status: last completed run and run in progress (the last
-    # completed one succeeded), 8) the chart's runs, 9) the switcher's companies. No
-    # project levels.
-    with django_assert_num_queries(9):
+    # 1) session, 2) user, 3) directory entry with its company and connection, 4) one
+    # page of runs, 5) sync status: last completed run and run in progress, one UNION
+    # (the last completed one succeeded), 6) the chart's runs, 7) the switcher's
+    # companies. No project levels.
+    with django_assert_num_queries(7):
         response = client.get(sync_url(world))
 
     ids = re.findall(r'data-run-id="(\d+)"', response.content.decode())
@@ -422,10 +423,11 @@ def test_a_repeated_poll_is_answered_304_until_the_panel_changes(django_assert_n
     assert etag.startswith('"') and etag.endswith('"'), etag
     assert {part.strip() for part in first["Cache-Control"].split(",")} == {"private", "no-cache"}
 
-    # The queries of a full answer and no more: 1) session, 2) user, 3) company with
-    # connection, 4) directory entry, 5)-7) sync status (no run has completed: last
-    # completed, last succeeded, run in progress); no body rendered, no project levels.
-    with django_assert_num_queries(7):
+    # The queries of a full answer and no more: 1) session, 2) user, 3) directory entry
+    # with its company and connection, 4)-5) sync status (no run has completed: last
+    # completed and run in progress in one UNION, then last succeeded); no body
+    # rendered, no project levels.
+    with django_assert_num_queries(5):
         again = client.get(
             poll,
             headers={

@@ -30,6 +30,7 @@ from tests.erp_integrations.views.tool_world import (
     htmx_get,
     list_url,
     row_numbers,
+    split_union,
     tab_url,
     text,
 )
@@ -109,19 +110,19 @@ def test_the_tab_page_costs_the_same_queries_at_3_rows_as_at_60(rows_per_list, d
     LIST_CACHE.clear()
     permissions._KEPT_LEVELS_KEYS.clear()
 
-    # 1) session, 2) user, 3) company with its ERP connection, 4) directory entry,
-    # 5) project levels (for the rows' buttons), 6)-8) sync status: last completed run,
-    # last successful run, run in progress, 9) the switcher's companies, 10)-12) one page
-    # of each list; on PostgreSQL also the company's data version and the key of the
-    # user's project levels (made in the database, without the rows). Each list's
-    # estimated size (on PostgreSQL an EXPLAIN, not a COUNT) was planned by the first
-    # page and is kept for a minute.
-    with django_assert_num_queries(12 + 2 * versions()):
+    # 1) session, 2) user, 3) directory entry with its company and ERP connection,
+    # 4) project levels (for the rows' buttons), 5)-6) sync status: last completed run
+    # and run in progress (one UNION), last successful run, 7) the switcher's companies,
+    # 8)-10) one page of each list; on PostgreSQL also the company's data version and the
+    # key of the user's project levels (made in the database, without the rows). Each
+    # list's estimated size (on PostgreSQL an EXPLAIN, not a COUNT) was planned by the
+    # first page and is kept for a minute.
+    with django_assert_num_queries(10 + 2 * versions() + split_union()):
         response = client.get(tab_url(world.company))
     # The same page again: on PostgreSQL every list is kept by the data version (no
-    # page of rows, no project levels), and so is the levels' key: 1)-4), 6)-9) and the
+    # page of rows, no project levels), and so is the levels' key: 1)-3), 5)-7) and the
     # data version.
-    with django_assert_num_queries(9 if versions() else 12):
+    with django_assert_num_queries(7 if versions() else 10 + split_union()):
         again = client.get(tab_url(world.company))
 
     assert len(row_numbers(response, "synced")) == min(rows_per_list, RECORD_PAGE_SIZE)
@@ -157,12 +158,12 @@ def test_the_invoices_tab_costs_the_same_queries_at_3_rows_as_at_60(rows, django
     LIST_CACHE.clear()
     permissions._KEPT_LEVELS_KEYS.clear()
 
-    # 1) session, 2) user, 3) company with connection, 4) directory entry, 5) project
-    # levels, 6)-8) sync status, 9) switcher, 10)-12) one page of each list (each with
+    # 1) session, 2) user, 3) directory entry with its company and connection, 4) project
+    # levels, 5)-6) sync status, 7) switcher, 8)-10) one page of each list (each with
     # the invoice's project, vendor and commitment joined); on PostgreSQL the data
     # version and the key of the project levels. The lists' estimated sizes were planned
     # by the first page and are kept for a minute.
-    with django_assert_num_queries(12 + 2 * versions()):
+    with django_assert_num_queries(10 + 2 * versions() + split_union()):
         response = client.get(tab_url(world.company, "subcontractor-invoices"))
 
     assert len(row_numbers(response, "synced")) == min(rows, RECORD_PAGE_SIZE)
@@ -175,28 +176,28 @@ def test_a_list_fragment_costs_the_same_searched_sorted_or_paged(rows, django_as
     client = client_for(world.approver)
     url = list_url(world.company, "commitments", "synced")
 
-    # 1) session, 2) user, 3) company with connection, 4) directory entry,
-    # 5) one page of rows, 6) project levels (for its buttons); on PostgreSQL the
-    # company's data version, the key of the project levels and the list's estimated size.
-    with django_assert_num_queries(6 + 2 * versions() + estimates()):
+    # 1) session, 2) user, 3) directory entry with its company and connection, 4) one
+    # page of rows, 5) project levels (for its buttons); on PostgreSQL the company's
+    # data version, the key of the project levels and the list's estimated size.
+    with django_assert_num_queries(5 + 2 * versions() + estimates()):
         first = htmx_get(client, url)
-    # A search asks the trigram indexes first: 5) the matching ids (at most 1001),
-    # 6) the page of them (the vendor search is a subquery of the first), 7) project
+    # A search asks the trigram indexes first: 4) the matching ids (at most 1001),
+    # 5) the page of them (the vendor search is a subquery of the first), 6) project
     # levels. No estimate: the planner cannot count a search's matches either. On
     # PostgreSQL the data version; the levels' key is kept by it from the first page.
-    with django_assert_num_queries(7 + versions()):
+    with django_assert_num_queries(6 + versions()):
         searched = htmx_get(client, url + "?synced-q=granite&synced-sort=-amount")
 
     assert first.status_code == searched.status_code == 200
     assert len(row_numbers(searched, "synced")) == min(rows, RECORD_PAGE_SIZE)
     if rows > RECORD_PAGE_SIZE:
         # The estimate is kept from the first page.
-        with django_assert_num_queries(6 + versions()):
+        with django_assert_num_queries(5 + versions()):
             second = htmx_get(client, next_link(first, "synced").replace(tab_url(world.company), url))
         assert len(row_numbers(second, "synced")) == RECORD_PAGE_SIZE
-    # Asked again, the list is kept on PostgreSQL (1-4 and the data version: no page, no
-    # levels, and their key kept too); elsewhere it is made again (1-6).
-    with django_assert_num_queries(5 if versions() else 6):
+    # Asked again, the list is kept on PostgreSQL (1-3 and the data version: no page, no
+    # levels, and their key kept too); elsewhere it is made again (1-5).
+    with django_assert_num_queries(4 if versions() else 5):
         again = htmx_get(client, url)
     assert row_numbers(again, "synced") == row_numbers(first, "synced")
 
