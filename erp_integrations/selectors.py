@@ -285,6 +285,7 @@ def _keyset_page[T: Model](
     before: str,
     page_size: int,
     search: Q | None = None,
+    learnt: tuple = (),
 ) -> Page[T]:
     """One page of ``queryset`` ordered by (field, id), both in the same direction.
 
@@ -311,7 +312,7 @@ def _keyset_page[T: Model](
         rows = list(queryset.order_by(*ordering)[: page_size + 1])
     else:
         rows = _searched_rows(
-            queryset, search, field=field, read_descending=read_descending, limit=page_size + 1
+            queryset, search, field=field, read_descending=read_descending, limit=page_size + 1, learnt=learnt
         )
     more = len(rows) > page_size
     rows = rows[:page_size]
@@ -382,7 +383,8 @@ def record_list_page(
         # The row says when the last completed sync found the ERP record gone.
         queryset = queryset.select_related("link")
     search = clean_search(search)
-    few = _search_probe(kind, company_id, export_state, search) if search else None
+    learnt = (connection.settings_dict["NAME"], kind.slug, company_id, export_state, search)
+    few = _search_probe(kind, company_id, export_state, search, learnt=learnt) if search else None
     if few is not None:
         # A rare term: page over its few matches, found by id. The company is fenced
         # off from the lists' indexes so that the planner cannot walk one of them
@@ -402,6 +404,7 @@ def record_list_page(
                 before=before,
                 page_size=page_size,
                 search=_record_search(kind, company_id, search),
+                learnt=(*learnt, sort, after, before),
             )
         if search:
             # One or two characters say too little for a substring search (and no
@@ -473,7 +476,9 @@ _TRIGRAM_LENGTH = 3
 SEARCH_WINDOW = 5_000
 
 
-def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending: bool, limit: int) -> list:
+def _searched_rows(
+    queryset: QuerySet, search: Q, *, field: str, read_descending: bool, limit: int, learnt: tuple = ()
+) -> list:
     """The first ``limit`` rows of ``queryset`` matching a common ``search``, in key order.
 
     ``queryset`` is a list of one company and state, already past the page's cursor.
@@ -490,8 +495,12 @@ def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending
        the page's rows by id. The sort key and the id are sorted as expressions no
        index serves, so the planner cannot walk the list again instead.
 
+    A window found too sparse for this page (``learnt``: the term, sort and cursor) is
+    remembered for SEARCH_VERDICT_SECONDS and not walked again meanwhile: step 2 alone
+    gives the same rows, whatever changed since, only at its own cost.
+
     Queries: one, or three when the window holds fewer than ``limit`` matches (none
-    third when nothing matches).
+    third when nothing matches); two when the window is known to be too sparse.
     """
     ordering = (f"-{field}", "-id") if read_descending else (field, "id")
     model = queryset.model
@@ -511,9 +520,12 @@ def _searched_rows(queryset: QuerySet, search: Q, *, field: str, read_descending
         window_params,
         output_field=BooleanField(),
     )
-    rows = list(queryset.filter(search, within_window).order_by(*ordering)[:limit])
-    if len(rows) == limit:
-        return rows
+    sparse = ("sparse", *learnt) if learnt else None
+    if not _recall(sparse):
+        rows = list(queryset.filter(search, within_window).order_by(*ordering)[:limit])
+        if len(rows) == limit:
+            return rows
+        _learn(sparse)
     # The window's rows are the first of the list, so its matches lead the page; the
     # rest are further on. Sort them all out of the trigram indexes' matches.
     # Sorted as ids and keys alone (a top-N sort of narrow rows, in memory), then the
@@ -543,7 +555,9 @@ def _fenced_company(company_id: int) -> Exact:
     return Exact(ExpressionWrapper(F("company_id") + 0, output_field=BigIntegerField()), company_id)
 
 
-def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: str) -> list[int] | None:
+def _search_probe(
+    kind: RecordKind, company_id: int, export_state: str, term: str, *, learnt: tuple = ()
+) -> list[int] | None:
     """The ids of every match when there are at most SEARCH_PROBE_LIMIT, else None.
 
     PostgreSQL cannot tell how many rows ``ILIKE '%term%'`` matches, so for a list
@@ -551,9 +565,16 @@ def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: st
     whole list when the term is rare (an ERP id: one match in a million). This probe
     asks only the trigram indexes (the company is fenced off from its indexes): it
     stops after SEARCH_PROBE_LIMIT + 1 matches, so it is cheap whether the term is rare
-    or common. Query: one (none for a term shorter than a trigram).
+    or common. A term found common (``learnt``: the database, kind, company, list and
+    term) is remembered for SEARCH_VERDICT_SECONDS and not probed again meanwhile: the
+    common term's path lists any term right, a rare one only at a higher cost. A rare
+    term is probed every time, since its page is made of what the probe found.
+    Query: one (none for a term shorter than a trigram, or known to be common).
     """
     if len(term) < _TRIGRAM_LENGTH:
+        return None
+    common = ("common", *learnt) if learnt else None
+    if _recall(common):
         return None
     ids = list(
         kind.model.objects.filter(
@@ -564,7 +585,30 @@ def _search_probe(kind: RecordKind, company_id: int, export_state: str, term: st
         .order_by()
         .values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1]
     )
-    return ids if len(ids) <= SEARCH_PROBE_LIMIT else None
+    if len(ids) <= SEARCH_PROBE_LIMIT:
+        return ids
+    _learn(common)
+    return None
+
+
+#: How long a search term is remembered as common, or a window as too sparse for a page
+#: (see ``_search_probe`` and ``_searched_rows``).
+SEARCH_VERDICT_SECONDS = 60
+#: What searches have shown this process: key -> when.
+_SEARCH_VERDICTS: dict[tuple, float] = {}
+
+
+def _recall(key: tuple | None) -> bool:
+    learnt = _SEARCH_VERDICTS.get(key) if key else None
+    return learnt is not None and time.monotonic() - learnt < SEARCH_VERDICT_SECONDS
+
+
+def _learn(key: tuple | None) -> None:
+    if key is None:
+        return
+    if len(_SEARCH_VERDICTS) > 10_000:
+        _SEARCH_VERDICTS.clear()
+    _SEARCH_VERDICTS[key] = time.monotonic()
 
 
 def record_ids_matching(

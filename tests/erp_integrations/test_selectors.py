@@ -83,6 +83,45 @@ def walk(company, *, sort, page_size=7):
     ]
 
 
+@pytest.mark.postgresql  # the query count or plan is PostgreSQL's
+def test_a_common_term_and_a_sparse_window_are_remembered_a_minute_and_list_the_same(
+    company, project, monkeypatch, django_assert_num_queries
+):
+    rows = make_synced(project, 30)
+    newest_first = sorted(rows, key=lambda r: (r.linked_at, r.pk), reverse=True)
+    old = newest_first[-12:]
+    Commitment.objects.filter(pk__in=[r.pk for r in old]).update(title="Curtain wall glazing")
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 5)
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 10)
+
+    def search(term="glazing"):
+        page = selectors.record_list_page(
+            kind=COMMITMENT, company_id=company.pk, export_state="synced", search=term, page_size=5
+        )
+        return [row.pk for row in page.rows]
+
+    # The probe, the window (too sparse), the matches' ids sorted, the page by id.
+    with django_assert_num_queries(4):
+        first = search()
+    # Within the minute: no probe, no window; the sorted matches give the same page.
+    with django_assert_num_queries(2):
+        assert search() == first == [r.pk for r in old][:5]
+    # Whatever changed meanwhile is listed: the sort covers every match.
+    Commitment.objects.filter(pk__in=[r.pk for r in newest_first[:6]]).update(title="Glazing, level 2")
+    with django_assert_num_queries(2):
+        assert search() == [r.pk for r in newest_first[:5]]
+    # A minute on, the term is probed and the window walked again (it now holds a page).
+    monkeypatch.setattr(selectors, "SEARCH_VERDICT_SECONDS", 0)
+    with django_assert_num_queries(2):
+        assert search() == [r.pk for r in newest_first[:5]]
+    # A rare term is never remembered: its page is what the probe found.
+    monkeypatch.setattr(selectors, "SEARCH_VERDICT_SECONDS", 60)
+    Commitment.objects.filter(pk=newest_first[5].pk).update(title="Sealant")
+    for _ in range(2):
+        with django_assert_num_queries(2):
+            assert search("sealant") == [newest_first[5].pk]
+
+
 @pytest.mark.parametrize(
     "sort", ["-synced", "synced", "number", "-number", "title", "-title", "amount", "-amount"]
 )
