@@ -11,7 +11,10 @@ wrk (Debian package ``wrk``, a C load generator) hammers one request at a time w
 --connections connections: the sign-in page (the floor: the cheapest page), the
 Commitments tab, the synced list's HTMX fragment, a ``JC-00`` prefix search, the sync
 panel's repeated poll (conditional GET) and HTMX Unlinks, and the Django admin's
-changelist on the same table (page 1 and the same search) signed in as staff. It prints
+changelist on the same table (page 1 and the same search) signed in as staff. The tab
+and the search are also measured with nothing kept (each request at an address of its
+own) and while the company changes every CHANGE_EVERY seconds (another connection writes
+a record no page shows, so every kept list is stale at once). It prints
 requests/s and latency percentiles of each, with their ratios to the admin's and to the
 sign-in page's, and the targets of issue 13.
 
@@ -39,9 +42,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -411,10 +416,53 @@ class Target:
     #: Each request at an address of its own (``&fresh=N``): nothing a page keeps (its
     #: lists by the data version, its rows) serves it, as after a change in the company.
     fresh: bool = False
+    #: While it is measured, the company changes every CHANGE_EVERY seconds (see
+    #: ``CompanyChanges``): every kept list is stale as soon as it is kept, as in a busy
+    #: company; kept rows and what searches learnt still serve.
+    changing: bool = False
     #: The admin's row it is compared with.
     admin: str = ""
     min_rps: float = 0
     max_p95_ms: float = 0
+
+
+#: Seconds between two changes to the company while a ``changing`` target is measured.
+CHANGE_EVERY = 0.1
+
+
+class CompanyChanges:
+    """A change to the company every CHANGE_EVERY seconds, from another connection, while
+    in its ``with`` block: its oldest commitment (not on the tab's first page) is written
+    again, so the database's triggers move the company's data version as any write
+    would. Returns how many changes it made."""
+
+    def __init__(self, database_url: str, company_id: int) -> None:
+        self.database_url, self.company_id = database_url, company_id
+        self.changes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            (record_id,) = conn.execute(
+                "SELECT min(id) FROM erp_integrations_commitment WHERE company_id = %s", [self.company_id]
+            ).fetchone()
+            while not self._stop.wait(CHANGE_EVERY):
+                conn.execute(
+                    "UPDATE erp_integrations_commitment SET updated_at = updated_at WHERE id = %s",
+                    [record_id],
+                )
+                self.changes += 1
+
+    def __enter__(self) -> CompanyChanges:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def wrk_targets(company_id: int) -> list[Target]:
@@ -423,6 +471,12 @@ def wrk_targets(company_id: int) -> list[Target]:
         Target("Sign-in page (the floor)", "/accounts/login/", session=""),
         Target("Commitments tab, page 1", tab, admin="Admin changelist, page 1", min_rps=120, max_p95_ms=60),
         Target("Commitments tab, page 1, nothing kept", tab, admin="Admin changelist, page 1", fresh=True),
+        Target(
+            f"Commitments tab, page 1, a change every {CHANGE_EVERY} s",
+            tab,
+            admin="Admin changelist, page 1",
+            changing=True,
+        ),
         Target(
             "Synced list fragment (HTMX)",
             f"/companies/{company_id}/erp/commitments/synced/",
@@ -441,6 +495,12 @@ def wrk_targets(company_id: int) -> list[Target]:
             tab + "?synced-q=JC-00",
             admin="Admin changelist, search JC-00",
             fresh=True,
+        ),
+        Target(
+            f"Commitments tab, search JC-00, a change every {CHANGE_EVERY} s",
+            tab + "?synced-q=JC-00",
+            admin="Admin changelist, search JC-00",
+            changing=True,
         ),
         Target(
             "Sync panel poll (If-None-Match)",
@@ -549,24 +609,30 @@ def wrk_main(args: argparse.Namespace, database_url: str, prepared: dict) -> lis
                 connections = 1 if target.posts else args.connections
                 url = host + (target.path or "/")
                 print(f"wrk: {target.name}, {connections} connections, {args.duration} s ...", flush=True)
-                out = subprocess.run(
-                    [
-                        "wrk",
-                        "-t1",
-                        f"-c{connections}",
-                        f"-d{args.duration}s",
-                        "--timeout",
-                        "10s",
-                        "-s",
-                        str(WRK_SCRIPT),
-                        url,
-                    ],  # fmt: skip
-                    env=wrk_env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    timeout=args.duration + 60,
+                changes = (
+                    CompanyChanges(database_url, prepared["company_id"]) if target.changing else nullcontext()
                 )
+                with changes:
+                    out = subprocess.run(
+                        [
+                            "wrk",
+                            "-t1",
+                            f"-c{connections}",
+                            f"-d{args.duration}s",
+                            "--timeout",
+                            "10s",
+                            "-s",
+                            str(WRK_SCRIPT),
+                            url,
+                        ],  # fmt: skip
+                        env=wrk_env,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        timeout=args.duration + 60,
+                    )
+                if target.changing:
+                    print(f"  {changes.changes} changes to the company meanwhile", flush=True)
                 results.append(parse_wrk(target.name, out.stdout))
         finally:
             stop(server)

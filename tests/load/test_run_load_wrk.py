@@ -4,11 +4,13 @@ No wrk needed: its output is given here, as wrk.lua writes it.
 """
 
 import argparse
+import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
-from tests.load.run_load import parse_wrk, render_wrk, wrk_targets
+from tests.load.run_load import CHANGE_EVERY, CompanyChanges, parse_wrk, render_wrk, wrk_targets
 
 pytestmark = [pytest.mark.embedded]
 
@@ -85,3 +87,33 @@ def test_the_tab_and_the_search_are_also_measured_with_nothing_kept():
         assert targets[cold].fresh and not targets[kept].fresh
         assert targets[cold].admin == targets[kept].admin
     assert 'WRK_FRESH") == "1"' in (Path(__file__).parent / "wrk.lua").read_text()
+
+
+def test_the_tab_and_the_search_are_also_measured_while_the_company_changes():
+    targets = {target.name: target for target in wrk_targets(7)}
+
+    for kept in ("Commitments tab, page 1", "Commitments tab, search JC-00"):
+        changing = targets[f"{kept}, a change every {CHANGE_EVERY} s"]
+        assert changing.changing and not changing.fresh and not targets[kept].changing
+        assert changing.path == targets[kept].path and changing.admin == targets[kept].admin
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_company_changes_move_the_data_version_from_another_connection():
+    from erp_integrations.services.data_version import company_data_version
+    from tests import factories
+
+    commitment = factories.commitment(project=factories.project(company=factories.company()))
+    company_id = commitment.company_id
+    before = company_data_version(company_id)
+    settings = connection.settings_dict
+    url = f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+    with CompanyChanges(url, company_id) as changes:
+        deadline = time.monotonic() + 10
+        while changes.changes < 3 and time.monotonic() < deadline:
+            time.sleep(CHANGE_EVERY)
+
+    assert changes.changes >= 3
+    assert company_data_version(company_id) >= before + changes.changes
