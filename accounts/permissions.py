@@ -64,12 +64,12 @@ class Action(StrEnum):
     MASTER_DATA = "Importing, exporting or linking jobs, vendors and cost codes"
 
 
-#: Actions that need all three requirements of the help articles.
 #: Levels keys made unloaded, kept by (database, company, user, data version); see
 #: ``CompanyAccess.levels_key``. Emptied when it holds KEPT_LEVELS_KEYS.
 _KEPT_LEVELS_KEYS: dict[tuple, str] = {}
 KEPT_LEVELS_KEYS = 10_000
 
+#: Actions that need all three requirements of the help articles.
 ACCOUNTING_ACTIONS = frozenset({Action.UNLINK, Action.EXPORT, Action.REJECT})
 #: Actions judged per project (on its Commitments tool).
 PROJECT_ACTIONS = ACCOUNTING_ACTIONS | {
