@@ -434,15 +434,23 @@ class CompanyChanges:
     """A change to the company every CHANGE_EVERY seconds, from another connection, while
     in its ``with`` block: its oldest commitment (not on the tab's first page) is written
     again, so the database's triggers move the company's data version as any write
-    would. Returns how many changes it made."""
+    would. ``changes`` counts them; a change that fails is raised when the block ends,
+    so that a row measured without its changes is not reported as if it had them."""
 
     def __init__(self, database_url: str, company_id: int) -> None:
         self.database_url, self.company_id = database_url, company_id
         self.changes = 0
+        self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._change()
+        except BaseException as error:  # noqa: BLE001 - handed to the thread that waits
+            self.error = error
+
+    def _change(self) -> None:
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
@@ -463,6 +471,8 @@ class CompanyChanges:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        if self.error is not None and exc[0] is None:
+            raise RuntimeError("the company's changes stopped") from self.error
 
 
 def wrk_targets(company_id: int) -> list[Target]:

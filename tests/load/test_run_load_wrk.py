@@ -117,3 +117,15 @@ def test_company_changes_move_the_data_version_from_another_connection():
 
     assert changes.changes >= 3
     assert company_data_version(company_id) >= before + changes.changes
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_company_changes_that_fail_are_not_reported_as_made():
+    settings = connection.settings_dict
+    url = f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/no_such_database_here"
+
+    with pytest.raises(RuntimeError, match="stopped"), CompanyChanges(url, 1) as changes:
+        time.sleep(CHANGE_EVERY)
+
+    assert changes.changes == 0 and changes.error is not None
