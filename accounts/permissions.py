@@ -343,9 +343,11 @@ def load_company(user, company_id: int, action: Action = Action.VIEW_TOOL) -> Co
         .filter(user=user, company_id=company_id)
         .first()
     )
-    if membership is None or not user.is_active:
+    if membership is None:
         raise NotFound("No such company.")
     access = CompanyAccess(user=user, company=membership.company, membership=membership, levels=None)
+    if not access.is_member:
+        raise NotFound("No such company.")
     access.require(action)
     return access
 

@@ -417,3 +417,21 @@ def test_master_data_needs_standard_on_erp_integrations_and_the_privilege_only(
             + ", and ".join(missing)
             + "."
         )
+
+
+def test_load_company_hides_the_company_from_outsiders_and_inactive_members(django_assert_num_queries):
+    from accounts.permissions import NotFound, load_company
+
+    company = factories.company()
+    approver = factories.approver(company, factories.project(company=company))
+    outsider = factories.user("outsider-load", company=factories.company())
+
+    # One query: the directory entry with its company and connection.
+    with django_assert_num_queries(1):
+        assert load_company(approver, company.pk).company == company
+    for user, company_id in ((outsider, company.pk), (approver, company.pk + 10_000)):
+        with pytest.raises(NotFound, match="No such company."):
+            load_company(user, company_id)
+    approver.is_active = False
+    with pytest.raises(NotFound, match="No such company."):
+        load_company(approver, company.pk)
