@@ -137,17 +137,19 @@ def clean_search(value: str | None) -> str:
     return (value or "").replace("\x00", "").strip()[:MAX_SEARCH_LENGTH]
 
 
-def _record_search(kind: RecordKind, company_id: int, term: str) -> Q:
+def _record_search(kind: RecordKind, company_id: int, export_state: str, term: str) -> Q:
     # Number, ERP id and the kind's own text columns through their trigram indexes; the
     # vendor through the few vendors whose names match, not a join over every row.
     matching_vendors = (
         Vendor.objects.filter(_contains("name", term), company_id=company_id).order_by().values("id")
     )
-    condition = (
-        Q(_contains("number", term))
-        | Q(_contains("erp_id", term))
-        | Q(_InSmallSubquery(F("vendor_id"), Subquery(matching_vendors)))
-    )
+    condition = Q(_contains("number", term)) | Q(_InSmallSubquery(F("vendor_id"), Subquery(matching_vendors)))
+    if export_state == ExportState.SYNCED:
+        # Only a synced record has an ERP id (the ``*_state_matches_link`` constraint).
+        # Elsewhere the planner, which does not read constraints, would fetch every
+        # record whose ERP id matches (all synced: 100,000 for 'JC-00') to drop them
+        # for their state.
+        condition |= Q(_contains("erp_id", term))
     for field in kind.search_fields:
         condition |= Q(_contains(field, term))
     return condition
@@ -403,7 +405,7 @@ def record_list_page(
                 after=after,
                 before=before,
                 page_size=page_size,
-                search=_record_search(kind, company_id, search),
+                search=_record_search(kind, company_id, export_state, search),
                 learnt=(*learnt, sort, after, before),
             )
         if search:
@@ -579,7 +581,7 @@ def _search_probe(
     ids = list(
         kind.model.objects.filter(
             _fenced_company(company_id),
-            _record_search(kind, company_id, term),
+            _record_search(kind, company_id, export_state, term),
             export_state=export_state,
         )
         .order_by()
@@ -620,7 +622,7 @@ def record_ids_matching(
     queryset = kind.model.objects.filter(company_id=company_id, export_state=export_state)
     search = clean_search(search)
     if search:
-        queryset = queryset.filter(_record_search(kind, company_id, search))
+        queryset = queryset.filter(_record_search(kind, company_id, export_state, search))
     return list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
 
 

@@ -456,7 +456,7 @@ def test_the_search_is_in_the_shape_the_trigram_indexes_serve(company):
     # ILIKE on the columns, and the vendors as an array computed once, not a subplan
     # tested against every row.
     queryset = Commitment.objects.filter(
-        selectors._record_search(COMMITMENT, company.pk, "gr_an%ite")
+        selectors._record_search(COMMITMENT, company.pk, "synced", "gr_an%ite")
     ).values("id")
     sql = str(queryset.query)
 
@@ -465,6 +465,26 @@ def test_the_search_is_in_the_shape_the_trigram_indexes_serve(company):
     assert 'U0."name" ILIKE' in sql  # the vendors' subquery
     assert "= ANY(ARRAY(SELECT" in sql and " IN (SELECT" not in sql and "UPPER(" not in sql
     assert r"%gr\_an\%ite%" in sql
+
+
+@pytest.mark.parametrize("state", ["ready", "failed"])
+def test_a_list_of_records_without_erp_ids_is_not_searched_by_erp_id(company, project, state):
+    # Only a synced record has an ERP id (the *_state_matches_link constraint): testing
+    # it elsewhere made PostgreSQL fetch every synced record whose ERP id matched (all
+    # 100,000 of 'JC-00' at a million rows) only to drop them for their state.
+    ready = factories.commitment(project=project, number="JC-77", export_state=state)
+    factories.commitment(project=project, number="SC-1", export_state=state, title="JC-77 lookalike")
+    make_synced(project, 3)
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.record_list_page(
+            kind=COMMITMENT, company_id=company.pk, export_state=state, search="jc-77"
+        )
+
+    assert {row.number for row in page.rows} == {ready.number, "SC-1"}
+    searched = [q["sql"] for q in queries.captured_queries]
+    assert searched and all('"erp_id" ILIKE' not in sql and '"erp_id" LIKE' not in sql for sql in searched)
+    synced = selectors._record_search(COMMITMENT, company.pk, "synced", "jc-77")
+    assert '"erp_id" ' in str(Commitment.objects.filter(synced).query).split("WHERE", 1)[1]
 
 
 # --- sync runs, audit trail, companies ----------------------------------------------------------------
