@@ -865,6 +865,12 @@ class DataChange(models.Model):
     rendered at version N shows nothing older than N and can be served again while the
     version is N (``views.tool``). Other databases have no triggers and no version:
     their lists are always rendered afresh.
+
+    On PostgreSQL a mark also names the table that changed, its rows (up to 1,000 a
+    statement) and the writing transaction (migration 0012: the database's columns
+    ``changed_table``, ``changed_ids`` and ``xact``, not the model's, since only the
+    triggers write them), so a search's sorted matches can follow a change by reading
+    only those rows (``selectors._kept_matches``).
     """
 
     company_id = models.BigIntegerField()

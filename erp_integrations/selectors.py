@@ -288,6 +288,7 @@ def _keyset_page[T: Model](
     page_size: int,
     search: Q | None = None,
     learnt: tuple = (),
+    company_id: int | None = None,
 ) -> Page[T]:
     """One page of ``queryset`` ordered by (field, id), both in the same direction.
 
@@ -314,7 +315,13 @@ def _keyset_page[T: Model](
         rows = list(queryset.order_by(*ordering)[: page_size + 1])
     else:
         rows = _searched_rows(
-            queryset, search, field=field, read_descending=read_descending, limit=page_size + 1, learnt=learnt
+            queryset,
+            search,
+            field=field,
+            read_descending=read_descending,
+            limit=page_size + 1,
+            learnt=learnt,
+            company_id=company_id,
         )
     more = len(rows) > page_size
     rows = rows[:page_size]
@@ -407,6 +414,7 @@ def record_list_page(
                 page_size=page_size,
                 search=_record_search(kind, company_id, export_state, search),
                 learnt=(*learnt, sort, after, before),
+                company_id=company_id,
             )
         if search:
             # One or two characters say too little for a substring search (and no
@@ -479,7 +487,14 @@ SEARCH_WINDOW = 5_000
 
 
 def _searched_rows(
-    queryset: QuerySet, search: Q, *, field: str, read_descending: bool, limit: int, learnt: tuple = ()
+    queryset: QuerySet,
+    search: Q,
+    *,
+    field: str,
+    read_descending: bool,
+    limit: int,
+    learnt: tuple = (),
+    company_id: int | None = None,
 ) -> list:
     """The first ``limit`` rows of ``queryset`` matching a common ``search``, in key order.
 
@@ -499,10 +514,13 @@ def _searched_rows(
 
     A window found too sparse for this page (``learnt``: the term, sort and cursor) is
     remembered for SEARCH_VERDICT_SECONDS and not walked again meanwhile: step 2 alone
-    gives the same rows, whatever changed since, only at its own cost.
+    gives the same rows, whatever changed since, only at its own cost. Step 2's sorted
+    matches are kept too, and follow later changes (``_sorted_matches``).
 
-    Queries: one, or three when the window holds fewer than ``limit`` matches (none
-    third when nothing matches); two when the window is known to be too sparse.
+    Queries: one when the window holds a page. Otherwise the window (unless known to be
+    too sparse), the sorted matches (``_sorted_matches``: one query, two on PostgreSQL
+    under a date or amount sort, fewer and smaller when kept) and the page's rows by id
+    (none when nothing matches).
     """
     ordering = (f"-{field}", "-id") if read_descending else (field, "id")
     model = queryset.model
@@ -533,13 +551,170 @@ def _searched_rows(
     # Sorted as ids and keys alone (a top-N sort of narrow rows, in memory), then the
     # page's rows read by id: sorting whole rows with their joins would carry every
     # match's columns through the sort (and to disk, at a hundred thousand matches).
-    unindexed = _unindexed_key(model, field)
-    id_key = ExpressionWrapper(F("id") + 0, output_field=BigIntegerField())
-    sort_ordering = (unindexed.desc(), id_key.desc()) if read_descending else (unindexed.asc(), id_key.asc())
-    ids = list(queryset.filter(search).order_by(*sort_ordering).values_list("pk", flat=True)[:limit])
+    ids = _sorted_matches(
+        queryset,
+        search,
+        company_id=company_id,
+        field=field,
+        read_descending=read_descending,
+        limit=limit,
+        learnt=learnt,
+    )
     if not ids:
         return []
     return list(queryset.filter(pk__in=ids).order_by(*ordering))
+
+
+def _sorted_matches(
+    queryset: QuerySet,
+    search: Q,
+    *,
+    company_id: int | None,
+    field: str,
+    read_descending: bool,
+    limit: int,
+    learnt: tuple,
+) -> list[int]:
+    """The ids of the first ``limit`` matches of ``search`` in ``queryset``, in key order.
+
+    Sorted out of the trigram indexes' matches: every match is read and rechecked, so a
+    term with a hundred thousand matches costs tens of milliseconds each time (``JC-00``
+    at a million rows). On PostgreSQL the result is kept in the process (``learnt``:
+    the term, sort and cursor) with the snapshot it was read in, and served again after
+    changes to the company by reading only what changed (``_kept_matches``). Only under
+    a date or amount sort, which Python orders as PostgreSQL does (text follows the
+    database's collation).
+    Queries: one; two when it is kept (the snapshot first); when it was kept, one or
+    two small ones (see ``_kept_matches``), or those and the two again.
+    """
+    model = queryset.model
+    unindexed = _unindexed_key(model, field)
+    id_key = ExpressionWrapper(F("id") + 0, output_field=BigIntegerField())
+    sort_ordering = (unindexed.desc(), id_key.desc()) if read_descending else (unindexed.asc(), id_key.asc())
+    matches = queryset.filter(search).order_by(*sort_ordering)
+    keeps = (
+        connection.vendor == "postgresql"
+        and bool(learnt)
+        and company_id is not None
+        and model._meta.get_field(field).get_internal_type() in _ORDERED_IN_PYTHON
+    )
+    if not keeps:
+        return list(matches.values_list("pk", flat=True)[:limit])
+    key = ("matches", *learnt, limit)
+    kept = _KEPT_MATCHES.get(key)
+    if kept is not None:
+        found = _kept_matches(
+            kept,
+            queryset,
+            search,
+            company_id=company_id,
+            field=field,
+            read_descending=read_descending,
+            limit=limit,
+        )
+        if found is not None:
+            _KEPT_MATCHES[key] = found
+            return [pk for _, pk in found.pairs[:limit]]
+    with connection.cursor() as cursor:
+        # The snapshot first, in a statement of its own: the matches, read after, see
+        # everything it sees, so a mark not visible in it names every row they can have
+        # missed (what they saw as well is only read again). A transaction that wrote
+        # already is missing from its own snapshots: its next writes could not be told.
+        cursor.execute(
+            "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL, "
+            "coalesce((SELECT base FROM erp_integrations_dataversion WHERE company_id = %s), 0)",
+            [company_id],
+        )
+        snapshot, writing, base = cursor.fetchone()
+    # More than the page: a change that takes a few rows out leaves enough to serve it.
+    pairs = _in_order(list(matches.values_list(field, "pk")[: limit + KEPT_SPARE]), read_descending)
+    if writing:
+        return [pk for _, pk in pairs[:limit]]
+    complete = len(pairs) < limit + KEPT_SPARE
+    found = KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=None if complete else pairs[-1])
+    if len(_KEPT_MATCHES) > 2_000:
+        _KEPT_MATCHES.clear()
+    _KEPT_MATCHES[key] = found
+    return [pk for _, pk in pairs[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMatches:
+    """A common search's first matches as (key, id), read in ``snapshot`` when the
+    company's folded version was ``base``. ``last``: the last match read, beyond which
+    unread matches may lie (None: every match was read)."""
+
+    snapshot: str
+    base: int
+    pairs: list[tuple[Any, int]]
+    last: tuple[Any, int] | None
+
+
+def _in_order(pairs: list[tuple[Any, int]], read_descending: bool) -> list[tuple[Any, int]]:
+    return sorted(pairs, reverse=read_descending)
+
+
+def _kept_matches(
+    kept: KeptMatches,
+    queryset: QuerySet,
+    search: Q,
+    *,
+    company_id: int,
+    field: str,
+    read_descending: bool,
+    limit: int,
+) -> KeptMatches | None:
+    """``kept`` brought up to date, or None when it must be read again.
+
+    The marks of the transactions not visible in ``kept.snapshot`` name every row that
+    can have entered or left the result since (migration 0012). Their rows are read
+    again (still matching, still in the list, past the cursor) and merged with the kept
+    ones; the rest of the kept result stands. It is read again instead when the marks
+    were folded meanwhile (the base moved), when this transaction wrote already (see
+    ``_sorted_matches``), when one is another table's (a vendor's name
+    decides matches too; links and project levels do not, so their marks are passed
+    over) or names no rows (a statement over more than 1,000), or when what is left no
+    longer covers the page.
+    Queries: one (the marks), two when they name rows of this list's table.
+    """
+    table = queryset.model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_current_snapshot()::text, bool_or(pg_current_xact_id_if_assigned() IS NOT NULL), "
+            "coalesce((SELECT base FROM erp_integrations_dataversion WHERE company_id = %s), 0), "
+            "bool_or(c.changed_table <> ALL(%s) AND (c.changed_table <> %s OR c.changed_ids IS NULL)), "
+            "array_agg(DISTINCT touched.id) FILTER (WHERE touched.id IS NOT NULL) "
+            "FROM (SELECT 1) one "
+            "LEFT JOIN erp_integrations_datachange c ON c.company_id = %s "
+            "AND NOT pg_visible_in_snapshot(c.xact, %s::pg_snapshot) "
+            "LEFT JOIN LATERAL unnest(c.changed_ids) AS touched(id) ON true",
+            [company_id, list(_MARKS_PASSED_OVER), table, company_id, kept.snapshot],
+        )
+        snapshot, writing, base, elsewhere, touched = cursor.fetchone()
+    if writing or base != kept.base or elsewhere:
+        return None
+    if not touched:
+        return KeptMatches(snapshot=snapshot, base=base, pairs=kept.pairs, last=kept.last)
+    changed = set(touched)
+    fresh = list(queryset.filter(search, pk__in=changed).values_list(field, "pk"))
+    pairs = _in_order([pair for pair in kept.pairs if pair[1] not in changed] + fresh, read_descending)
+    if kept.last is not None:
+        # Unread matches lie beyond the last one read: only what comes before it is sure.
+        pairs = [pair for pair in pairs if (pair >= kept.last if read_descending else pair <= kept.last)]
+        if len(pairs) < limit:
+            return None
+    return KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=kept.last)
+
+
+#: Marks no search depends on: links (a list's search and sort read the record's own
+#: copy of its ERP id and link time) and project levels (0011's marks name no table).
+_MARKS_PASSED_OVER = ("erp_integrations_erplink", "")
+#: Sort keys Python orders as PostgreSQL does (text follows the database's collation).
+_ORDERED_IN_PYTHON = frozenset({"DateTimeField", "DecimalField", "BigIntegerField", "IntegerField"})
+#: A common search keeps this many matches beyond its page (see ``_sorted_matches``).
+KEPT_SPARE = 100
+#: (kind of result, database, term, sort, cursor..., limit) -> KeptMatches.
+_KEPT_MATCHES: dict[tuple, KeptMatches] = {}
 
 
 def _unindexed_key(model: type[Model], field: str) -> Expression:

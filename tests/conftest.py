@@ -41,4 +41,5 @@ def _empty_cache():
     from erp_integrations import selectors
 
     selectors._SEARCH_VERDICTS.clear()
+    selectors._KEPT_MATCHES.clear()
     permissions._KEPT_LEVELS_KEYS.clear()
