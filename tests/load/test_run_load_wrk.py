@@ -96,6 +96,8 @@ def test_the_tab_and_the_search_are_also_measured_while_the_company_changes():
         changing = targets[f"{kept}, a change every {CHANGE_EVERY} s"]
         assert changing.changing and not changing.fresh and not targets[kept].changing
         assert changing.path == targets[kept].path and changing.admin == targets[kept].admin
+        # Judged by the same targets as the kept request.
+        assert (changing.min_rps, changing.max_p95_ms) == (targets[kept].min_rps, targets[kept].max_p95_ms)
 
 
 @pytest.mark.postgresql
