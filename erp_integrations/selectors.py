@@ -627,9 +627,11 @@ def _sorted_matches(
         )
         snapshot, writing, base = cursor.fetchone()
     # More than the page: a change that takes a few rows out leaves enough to serve it.
-    pairs = _in_order(list(matches.values_list(field, "pk")[: limit + KEPT_SPARE]), read_descending)
-    if writing:
+    pairs = list(matches.values_list(field, "pk")[: limit + KEPT_SPARE])
+    if writing or any(value is None for value, _ in pairs):
+        # (A NULL key sorts in SQL but not in Python; no list sorts by one today.)
         return [pk for _, pk in pairs[:limit]]
+    pairs = _in_order(pairs, read_descending)
     complete = len(pairs) < limit + KEPT_SPARE
     found = KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=None if complete else pairs[-1])
     if len(_KEPT_MATCHES) > 2_000:
@@ -697,6 +699,8 @@ def _kept_matches(
         return KeptMatches(snapshot=snapshot, base=base, pairs=kept.pairs, last=kept.last)
     changed = set(touched)
     fresh = list(queryset.filter(search, pk__in=changed).values_list(field, "pk"))
+    if any(value is None for value, _ in fresh):
+        return None
     pairs = _in_order([pair for pair in kept.pairs if pair[1] not in changed] + fresh, read_descending)
     if kept.last is not None:
         # Unread matches lie beyond the last one read: only what comes before it is sure.

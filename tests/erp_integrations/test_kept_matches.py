@@ -13,6 +13,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -233,4 +234,27 @@ def test_a_text_sort_is_not_kept(world):
                 kind=COMMITMENT, company_id=company.pk, export_state="synced", search=TERM, sort="title"
             )
         assert not any("pg_current_snapshot" in q["sql"] for q in queries.captured_queries)
+    assert not selectors._KEPT_MATCHES
+
+
+def test_a_key_without_a_value_is_not_kept(world):
+    """NULL sorts in SQL (first when descending) but not in Python: such a result is
+    given as the database sorted it, and not kept."""
+    company, _ = world
+    matches = matching(company)
+    Commitment.objects.filter(pk__in=matches[:3]).update(sent_at=timezone.now())
+    queryset = Commitment.objects.filter(company=company, export_state="synced")
+    ids = selectors._sorted_matches(
+        queryset,
+        Q(title__icontains=TERM),
+        company_id=company.pk,
+        field="sent_at",
+        read_descending=True,
+        limit=6,
+        learnt=("sent", company.pk),
+    )
+
+    expected = queryset.filter(title__icontains=TERM).order_by(F("sent_at").desc(nulls_first=True), "-id")
+    assert ids == list(expected.values_list("pk", flat=True)[:6])
+    assert not set(ids) & set(matches[:3])
     assert not selectors._KEPT_MATCHES
