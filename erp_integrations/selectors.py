@@ -382,8 +382,8 @@ def record_list_page(
     Queries: one; two when searching for a term the trigram indexes can serve (see
     ``_search_probe``): the probe and the page. A common term (more than
     SEARCH_PROBE_LIMIT matches) whose matches are scarce among the SEARCH_WINDOW rows
-    next in the list's order costs a third: the page again, sorted from the trigram
-    indexes' matches (see ``_searched_rows``).
+    next in the list's order costs more: the page again, sorted from the trigram
+    indexes' matches, which are kept and follow changes (see ``_searched_rows``).
     """
     sort = clean_sort(kind, export_state, sort)
     key = sort_keys(kind, export_state)[sort.removeprefix("-")]
