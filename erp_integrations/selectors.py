@@ -673,10 +673,10 @@ def _kept_matches(
     again (still matching, still in the list, past the cursor) and merged with the kept
     ones; the rest of the kept result stands. It is read again instead when the marks
     were folded meanwhile (the base moved), when this transaction wrote already (see
-    ``_sorted_matches``), when one is another table's (a vendor's name
-    decides matches too; links and project levels do not, so their marks are passed
-    over) or names no rows (a statement over more than 1,000), or when what is left no
-    longer covers the page.
+    ``_sorted_matches``), when a mark is another table's (a vendor's name decides
+    matches too; links and project levels do not, so their marks are passed over) or
+    names no rows (a statement over more than 1,000), or when what is left no longer
+    covers the page.
     Queries: one (the marks), two when they name rows of this list's table.
     """
     table = queryset.model._meta.db_table
@@ -702,12 +702,17 @@ def _kept_matches(
     if any(value is None for value, _ in fresh):
         return None
     pairs = _in_order([pair for pair in kept.pairs if pair[1] not in changed] + fresh, read_descending)
-    if kept.last is not None:
+    last = kept.last
+    if last is not None:
         # Unread matches lie beyond the last one read: only what comes before it is sure.
-        pairs = [pair for pair in pairs if (pair >= kept.last if read_descending else pair <= kept.last)]
+        pairs = [pair for pair in pairs if (pair >= last if read_descending else pair <= last)]
         if len(pairs) < limit:
             return None
-    return KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=kept.last)
+    if len(pairs) > limit + KEPT_SPARE:
+        # Kept no longer than when read: what is let go lies beyond the new last.
+        pairs = pairs[: limit + KEPT_SPARE]
+        last = pairs[-1]
+    return KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=last)
 
 
 #: Marks no search depends on: links (a list's search and sort read the record's own

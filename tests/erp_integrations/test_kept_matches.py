@@ -258,3 +258,24 @@ def test_a_key_without_a_value_is_not_kept(world):
     assert ids == list(expected.values_list("pk", flat=True)[:6])
     assert not set(ids) & set(matches[:3])
     assert not selectors._KEPT_MATCHES
+
+
+def test_what_is_kept_stays_as_long_as_when_it_was_read(world):
+    """Every match read (7, fewer than the 9 kept), then ten more at once: the result
+    is kept as long as when read, and the rest stays right as it changes again."""
+    company, _ = world
+    Commitment.objects.filter(pk__in=matching(company)[7:]).update(title="Storefront")
+    assert searched(company)[1]
+    (kept,) = selectors._KEPT_MATCHES.values()
+    assert len(kept.pairs) == 7 and kept.last is None
+
+    newest = Commitment.objects.filter(company=company, number__in=[f"SC-{i:03d}" for i in range(10)])
+    newest.update(title=f"Soffit {TERM}")
+    rows, afresh, _ = searched(company)
+    assert not afresh and rows == straight(company)
+    (kept,) = selectors._KEPT_MATCHES.values()
+    assert len(kept.pairs) == PAGE + 1 + selectors.KEPT_SPARE and kept.last == kept.pairs[-1]
+
+    Commitment.objects.filter(pk__in=matching(company)[:2]).update(title="Storefront")
+    rows, afresh, _ = searched(company)
+    assert rows == straight(company)
