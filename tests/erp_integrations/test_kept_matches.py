@@ -279,3 +279,53 @@ def test_what_is_kept_stays_as_long_as_when_it_was_read(world):
     Commitment.objects.filter(pk__in=matching(company)[:2]).update(title="Storefront")
     rows, afresh, _ = searched(company)
     assert rows == straight(company)
+
+
+def test_a_random_walk_of_changes_always_lists_what_the_table_holds(world):
+    """Sixty random changes, each committed on its own, each followed by the page: it is
+    always the page read straight from the table, and mostly without sorting afresh."""
+    import random
+
+    company, _ = world
+    project = Commitment.objects.filter(company=company).first().project
+    rng = random.Random(13)
+    kept_paths = 0
+
+    def synced_ids():
+        return list(
+            Commitment.objects.filter(company=company, export_state="synced").values_list("pk", flat=True)
+        )
+
+    def retitle():
+        Commitment.objects.filter(pk=rng.choice(synced_ids())).update(
+            title=rng.choice([f"Sill {TERM}", "Sill flashing", f"{TERM.upper()} bay"])
+        )
+
+    def relink():
+        pk, now = rng.choice(synced_ids()), timezone.now()
+        with transaction.atomic():
+            ErpLink.objects.filter(record_id=pk, kind="commitment").update(linked_at=now)
+            Commitment.objects.filter(pk=pk).update(linked_at=now)
+
+    def unlink():
+        pk = rng.choice(synced_ids())
+        with transaction.atomic():
+            Commitment.objects.filter(pk=pk).update(
+                export_state="ready", link=None, erp_id=None, linked_at=None
+            )
+            ErpLink.objects.filter(record_id=pk, kind="commitment").delete()
+
+    def export():
+        record = factories.commitment(project=project, title=rng.choice([f"Jamb {TERM}", "Jamb"]))
+        factories.bulk_link([record], erp_ids=[f"JC-9{record.pk:06d}"], linked_ats=[timezone.now()])
+
+    def elsewhere():
+        factories.vendor(company=company)
+
+    changes = [retitle] * 5 + [relink] * 2 + [unlink] * 2 + [export] * 2 + [elsewhere]
+    for _ in range(60):
+        rng.choice(changes)()
+        rows, afresh, _ = searched(company)
+        assert rows == straight(company)
+        kept_paths += not afresh
+    assert kept_paths >= 30, kept_paths
