@@ -688,9 +688,11 @@ def _kept_matches(
             "array_agg(DISTINCT touched.id) FILTER (WHERE touched.id IS NOT NULL) "
             "FROM (SELECT 1) one "
             "LEFT JOIN erp_integrations_datachange c ON c.company_id = %s "
+            # Every transaction older than the snapshot's xmin had ended when it was taken.
+            "AND c.xact >= pg_snapshot_xmin(%s::pg_snapshot) "
             "AND NOT pg_visible_in_snapshot(c.xact, %s::pg_snapshot) "
             "LEFT JOIN LATERAL unnest(c.changed_ids) AS touched(id) ON true",
-            [company_id, list(_MARKS_PASSED_OVER), table, company_id, kept.snapshot],
+            [company_id, list(_MARKS_PASSED_OVER), table, company_id, kept.snapshot, kept.snapshot],
         )
         snapshot, writing, base, elsewhere, touched = cursor.fetchone()
     if writing or base != kept.base or elsewhere:
