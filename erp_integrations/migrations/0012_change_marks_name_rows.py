@@ -19,7 +19,7 @@ ALTER TABLE erp_integrations_datachange
     ADD COLUMN changed_ids bigint[],
     ADD COLUMN xact xid8 NOT NULL DEFAULT pg_current_xact_id();
 -- A kept search reads the marks of the transactions its snapshot does not see: none is
--- older than the snapshot's xmin, so the marks since an hour's sync are not all read.
+-- older than the snapshot's xmin, so not every mark since the last sync is read.
 CREATE INDEX datachange_company_xact ON erp_integrations_datachange (company_id, xact);
 """
 
