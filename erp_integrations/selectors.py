@@ -76,6 +76,7 @@ from erp_integrations.models import (
     SyncRun,
     Vendor,
 )
+from erp_integrations.services import data_version
 
 #: Rows per page of the record lists.
 RECORD_PAGE_SIZE = 25
@@ -615,25 +616,18 @@ def _sorted_matches(
         if found is not None:
             _KEPT_MATCHES[key] = found
             return [pk for _, pk in found.pairs[:limit]]
-    with connection.cursor() as cursor:
-        # The snapshot first, in a statement of its own: the matches, read after, see
-        # everything it sees, so a mark not visible in it names every row they can have
-        # missed (what they saw as well is only read again). A transaction that wrote
-        # already is missing from its own snapshots: its next writes could not be told.
-        cursor.execute(
-            "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL, "
-            "coalesce((SELECT base FROM erp_integrations_dataversion WHERE company_id = %s), 0)",
-            [company_id],
-        )
-        snapshot, writing, base = cursor.fetchone()
+    # The snapshot first, in a statement of its own: the matches, read after, see
+    # everything it sees, so a mark not visible in it names every row they can have
+    # missed (what they saw as well is only read again).
+    seen = data_version.snapshot(company_id)
     # More than the page: a change that takes a few rows out leaves enough to serve it.
     pairs = list(matches.values_list(field, "pk")[: limit + KEPT_SPARE])
-    if writing or any(value is None for value, _ in pairs):
+    if seen.writing or any(value is None for value, _ in pairs):
         # (A NULL key sorts in SQL but not in Python; no list sorts by one today.)
         return [pk for _, pk in pairs[:limit]]
     pairs = _in_order(pairs, read_descending)
     complete = len(pairs) < limit + KEPT_SPARE
-    found = KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=None if complete else pairs[-1])
+    found = KeptMatches(snapshot=seen.text, base=seen.base, pairs=pairs, last=None if complete else pairs[-1])
     if len(_KEPT_MATCHES) > 2_000:
         _KEPT_MATCHES.clear()
     _KEPT_MATCHES[key] = found
@@ -679,27 +673,15 @@ def _kept_matches(
     covers the page.
     Queries: one (the marks), two when they name rows of this list's table.
     """
-    table = queryset.model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_current_snapshot()::text, bool_or(pg_current_xact_id_if_assigned() IS NOT NULL), "
-            "coalesce((SELECT base FROM erp_integrations_dataversion WHERE company_id = %s), 0), "
-            "bool_or(c.changed_table <> ALL(%s) AND (c.changed_table <> %s OR c.changed_ids IS NULL)), "
-            "array_agg(DISTINCT touched.id) FILTER (WHERE touched.id IS NOT NULL) "
-            "FROM (SELECT 1) one "
-            "LEFT JOIN erp_integrations_datachange c ON c.company_id = %s "
-            # Every transaction older than the snapshot's xmin had ended when it was taken.
-            "AND c.xact >= pg_snapshot_xmin(%s::pg_snapshot) "
-            "AND NOT pg_visible_in_snapshot(c.xact, %s::pg_snapshot) "
-            "LEFT JOIN LATERAL unnest(c.changed_ids) AS touched(id) ON true",
-            [company_id, list(_MARKS_PASSED_OVER), table, company_id, kept.snapshot, kept.snapshot],
-        )
-        snapshot, writing, base, elsewhere, touched = cursor.fetchone()
-    if writing or base != kept.base or elsewhere:
+    unseen = data_version.changes_since(
+        company_id, kept.snapshot, table=queryset.model._meta.db_table, passed_over=_MARKS_PASSED_OVER
+    )
+    now = unseen.now
+    if now.writing or now.base != kept.base or unseen.elsewhere:
         return None
-    if not touched:
-        return KeptMatches(snapshot=snapshot, base=base, pairs=kept.pairs, last=kept.last)
-    changed = set(touched)
+    if not unseen.rows:
+        return KeptMatches(snapshot=now.text, base=now.base, pairs=kept.pairs, last=kept.last)
+    changed = unseen.rows
     fresh = list(queryset.filter(search, pk__in=changed).values_list(field, "pk"))
     if any(value is None for value, _ in fresh):
         return None
@@ -714,12 +696,12 @@ def _kept_matches(
         # Kept no longer than when read: what is let go lies beyond the new last.
         pairs = pairs[: limit + KEPT_SPARE]
         last = pairs[-1]
-    return KeptMatches(snapshot=snapshot, base=base, pairs=pairs, last=last)
+    return KeptMatches(snapshot=now.text, base=now.base, pairs=pairs, last=last)
 
 
 #: Marks no search depends on: links (a list's search and sort read the record's own
 #: copy of its ERP id and link time) and project levels (0011's marks name no table).
-_MARKS_PASSED_OVER = ("erp_integrations_erplink", "")
+_MARKS_PASSED_OVER = (ErpLink._meta.db_table, "")
 #: Sort keys Python orders as PostgreSQL does (text follows the database's collation).
 _ORDERED_IN_PYTHON = frozenset({"DateTimeField", "DecimalField", "BigIntegerField", "IntegerField"})
 #: A common search keeps this many matches beyond its page (see ``_sorted_matches``).

@@ -11,6 +11,8 @@ On PostgreSQL only, as the marks of 0010; the columns are the database's, not th
 table is unchanged. The level marks of 0011 keep the defaults: another table ('').
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
 COLUMNS = """
@@ -56,23 +58,7 @@ $$;
 """
 
 # 0010's function, restored when this migration is reversed.
-PREVIOUS_FUNCTION = """
-CREATE OR REPLACE FUNCTION erp_note_data_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO erp_integrations_datachange (company_id, changed_at)
-        SELECT DISTINCT company_id, now() FROM new_rows;
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO erp_integrations_datachange (company_id, changed_at)
-        SELECT company_id, now() FROM (SELECT company_id FROM new_rows UNION SELECT company_id FROM old_rows) changed;
-    ELSE
-        INSERT INTO erp_integrations_datachange (company_id, changed_at)
-        SELECT DISTINCT company_id, now() FROM old_rows;
-    END IF;
-    RETURN NULL;
-END
-$$;
-"""
+PREVIOUS_FUNCTION = import_module("erp_integrations.migrations.0010_datachange").FUNCTION
 
 DROP_COLUMNS = """
 ALTER TABLE erp_integrations_datachange

@@ -231,9 +231,18 @@ def test_a_text_sort_is_not_kept(world):
     for _ in range(2):
         with CaptureQueriesContext(connection) as queries:
             selectors.record_list_page(
-                kind=COMMITMENT, company_id=company.pk, export_state="synced", search=TERM, sort="title"
+                kind=COMMITMENT,
+                company_id=company.pk,
+                export_state="synced",
+                search=TERM,
+                sort="title",
+                page_size=PAGE,
             )
-        assert not any("pg_current_snapshot" in q["sql"] for q in queries.captured_queries)
+        sql = [q["sql"] for q in queries.captured_queries]
+        # The matches were sorted (the newest titles hold none of them)...
+        assert any(q.endswith(f"LIMIT {PAGE + 1}") and "window_rows" not in q and "ILIKE" in q for q in sql)
+        # ...and not kept: no snapshot was read for them.
+        assert not any("pg_current_snapshot" in q for q in sql)
     assert not selectors._KEPT_MATCHES
 
 
