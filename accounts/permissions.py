@@ -17,6 +17,7 @@ them into 404 / 403 / a sign-in redirect in one place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import QuerySet, StringAgg, TextField, Value
+from django.db.models import Model, QuerySet, StringAgg, TextField, Value
 from django.db.models.functions import MD5, Cast, Concat
 
+from accounts import rows
 from accounts.models import (
     Company,
     DirectoryMembership,
@@ -330,6 +332,26 @@ def _member_access(user, company: Company, access: CompanyAccess | None, what: s
     return access
 
 
+def _erp_connection_model() -> type[Model]:
+    # The ERP connection's model, by the relation (accounts does not import erp_integrations).
+    return Company._meta.get_field("erp_connection").related_model
+
+
+@functools.cache
+def _entry_sql() -> str:
+    """The user's directory entry in a company, with the company and its ERP connection
+    (``load_company``): written once, not compiled by the ORM on every page."""
+    erp_connection = _erp_connection_model()
+    return (
+        f"SELECT {rows.columns(DirectoryMembership, 'm')}, {rows.columns(Company, 'c')},"  # noqa: S608 - names from the models
+        f" {rows.columns(erp_connection, 'e')}"
+        f' FROM "{DirectoryMembership._meta.db_table}" m'
+        f' JOIN "{Company._meta.db_table}" c ON c."id" = m."company_id"'
+        f' LEFT JOIN "{erp_connection._meta.db_table}" e ON e."company_id" = c."id"'
+        ' WHERE m."user_id" = %s AND m."company_id" = %s'
+    )
+
+
 def load_company(user, company_id: int, action: Action = Action.VIEW_TOOL) -> CompanyAccess:
     """The user's access to the company (loaded with its ERP connection), if ``action`` is allowed.
 
@@ -338,14 +360,17 @@ def load_company(user, company_id: int, action: Action = Action.VIEW_TOOL) -> Co
     them). No entry and no company look the same: outsiders learn nothing, not even
     that the company exists.
     """
-    membership = (
-        DirectoryMembership.objects.select_related("company", "company__erp_connection")
-        .filter(user=user, company_id=company_id)
-        .first()
-    )
-    if membership is None:
+    models = (DirectoryMembership, Company, _erp_connection_model())
+    found = rows.fetch(_entry_sql(), [user.pk, company_id], *models)
+    if not found:
         raise NotFound("No such company.")
-    access = CompanyAccess(user=user, company=membership.company, membership=membership, levels=None)
+    membership, company, erp_connection = found[0]
+    # As select_related("company", "company__erp_connection") would leave them.
+    DirectoryMembership._meta.get_field("company").set_cached_value(membership, company)
+    Company._meta.get_field("erp_connection").set_cached_value(company, erp_connection)
+    if erp_connection is not None:
+        erp_connection._meta.get_field("company").set_cached_value(erp_connection, company)
+    access = CompanyAccess(user=user, company=company, membership=membership, levels=None)
     if not access.is_member:
         raise NotFound("No such company.")
     access.require(action)
@@ -427,13 +452,40 @@ def level_opens_tool(erp_level: int) -> bool:
     return erp_level >= PermissionLevel.READ_ONLY
 
 
-def companies_of(user, *, openable_only: bool = False) -> QuerySet[DirectoryMembership]:
-    """The user's directory entries (``openable_only``: those whose ERP Integrations tool
-    they may open). Superusers too: being one opens no company."""
-    entries = DirectoryMembership.objects.filter(user=user)
+def companies_of(
+    user, *, openable_only: bool = False, company_id: int | None = None, limit: int | None = None
+) -> list[tuple[int, str, int]]:
+    """The user's directory entries as (company id, company name, ERP Integrations level),
+    by name. ``openable_only``: those whose ERP Integrations tool they may open;
+    ``company_id``: only that company (empty when the user is not in it); ``limit``: the
+    first so many. Superusers too: being one opens no company. Query: one, written once
+    per shape rather than compiled by the ORM (the switcher is on every page)."""
+    params = [user.pk]
     if openable_only:
-        entries = entries.filter(erp_integrations_level__gte=PermissionLevel.READ_ONLY)
-    return entries
+        params.append(PermissionLevel.READ_ONLY)
+    if company_id is not None:
+        params.append(company_id)
+    if limit:
+        params.append(limit)
+    sql = _companies_sql(openable_only, company_id is not None, bool(limit))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _companies_sql(openable_only: bool, one_company: bool, limited: bool) -> str:
+    where = ['m."user_id" = %s']
+    if openable_only:
+        where.append('m."erp_integrations_level" >= %s')
+    if one_company:
+        where.append('m."company_id" = %s')
+    return (
+        'SELECT m."company_id", c."name", m."erp_integrations_level"'  # noqa: S608 - names from the models
+        f' FROM "{DirectoryMembership._meta.db_table}" m'
+        f' JOIN "{Company._meta.db_table}" c ON c."id" = m."company_id"'
+        f' WHERE {" AND ".join(where)} ORDER BY c."name", m."company_id"{" LIMIT %s" if limited else ""}'
+    )
 
 
 GRANT_PERMISSION = "accounts.grant_push_to_accounting"

@@ -918,13 +918,7 @@ def companies_for_user(
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    entries = companies_of(user, openable_only=openable_only)
-    if company_id is not None:
-        entries = entries.filter(company_id=company_id)
-    entries = entries.order_by("company__name", "company_id").values_list(
-        "company_id", "company__name", "erp_integrations_level"
-    )
-    rows = entries[:limit] if limit else entries
+    rows = companies_of(user, openable_only=openable_only, company_id=company_id, limit=limit)
     return [CompanyChoice(pk, name, level) for pk, name, level in rows]
 
 

@@ -18,6 +18,7 @@ dies mid-run cannot keep the connection claimed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from array import array
@@ -484,19 +485,34 @@ def next_scheduled_run(now: datetime | None = None) -> datetime:
     return now + schedule.run_every
 
 
+@functools.cache
+def _newest_runs_sql() -> str:
+    """The last completed run and the newest running one, as one statement that SQLite
+    runs too (each part limited inside a subquery, which a bare UNION part may not be).
+    Written once rather than compiled by the ORM on every page: the sync panel is on all
+    of the tool's pages, and compiling its UNION cost more than running it."""
+    table = SyncRun._meta.db_table
+    columns = ", ".join(f'"{field.column}"' for field in SyncRun._meta.concrete_fields)
+
+    def newest(status: str, order: str) -> str:
+        return (
+            f'SELECT * FROM (SELECT {columns} FROM "{table}" WHERE "connection_id" = %s'  # noqa: S608 - names from the model
+            f' AND "status" {status} ORDER BY "{order}" DESC, "id" DESC LIMIT 1)'
+        )
+
+    completed, running = newest("IN (%s, %s)", "finished_at"), newest("= %s", "started_at")
+    return f"{completed} AS completed UNION ALL {running} AS running"
+
+
 def sync_status(*, connection: ErpConnection) -> SyncStatus:
     """What the sync panel shows. Queries: one for the last completed run and the run in
-    progress together (two on SQLite, which cannot limit the parts of a UNION); one
-    more when the last completed run failed (the last success's time), and one when a
-    run is in progress (whether a live worker holds it)."""
+    progress together; one more when the last completed run failed (the last success's
+    time), and one when a run is in progress (whether a live worker holds it)."""
     runs = SyncRun.objects.filter(connection=connection)
-    newest_completed = runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]).order_by(
-        "-finished_at", "-id"
-    )[:1]
-    if db_connection.features.supports_slicing_ordering_in_compound:
-        newest = list(newest_completed.union(_newest_running(connection), all=True))
-    else:
-        newest = [*newest_completed, *_newest_running(connection)]
+    Status = SyncRun.Status
+    newest = SyncRun.objects.raw(
+        _newest_runs_sql(), [connection.pk, Status.SUCCEEDED, Status.FAILED, connection.pk, Status.RUNNING]
+    )
     last_completed = running = None
     for run in newest:
         if run.status == SyncRun.Status.RUNNING:

@@ -6,7 +6,9 @@ Accounting' privilege. A refusal names exactly what is missing.
 """
 
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import DirectoryMembership, PermissionLevel, ProjectPermission
 from accounts.permissions import (
@@ -417,6 +419,40 @@ def test_master_data_needs_standard_on_erp_integrations_and_the_privilege_only(
             + ", and ".join(missing)
             + "."
         )
+
+
+@pytest.mark.embedded
+@pytest.mark.django_db(databases="__all__")
+def test_load_company_reads_the_entry_company_and_connection_as_the_orm_does(django_assert_num_queries):
+    from accounts.permissions import load_company
+
+    company = factories.company()
+    approver = factories.approver(company, factories.project(company=company))
+    entry = DirectoryMembership.objects.get(user=approver, company=company)
+    entry.privilege_changed_at = timezone.now()
+    entry.save(update_fields=["privilege_changed_at"])
+    bare = factories.company(name="No connection yet", erp_system=None)
+    DirectoryMembership.objects.create(
+        user=approver, company=bare, erp_integrations_level=PermissionLevel.ADMIN
+    )
+
+    def fields(instance):
+        return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+    with django_assert_num_queries(1):
+        access = load_company(approver, company.pk)
+    expected = DirectoryMembership.objects.select_related("company__erp_connection").get(pk=entry.pk)
+    with django_assert_num_queries(0):
+        assert fields(access.membership) == fields(expected)
+        assert access.membership.company is access.company
+        assert fields(access.company) == fields(expected.company)
+        assert fields(access.company.erp_connection) == fields(expected.company.erp_connection)
+        assert access.company.erp_connection.company is access.company
+    # A company without a connection: the relation reads as missing, without a query.
+    with django_assert_num_queries(1):
+        access = load_company(approver, bare.pk)
+    with django_assert_num_queries(0), pytest.raises(ObjectDoesNotExist):
+        access.company.erp_connection  # noqa: B018 - the access is the point
 
 
 def test_load_company_hides_the_company_from_outsiders_and_inactive_members(django_assert_num_queries):

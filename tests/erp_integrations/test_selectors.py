@@ -559,6 +559,9 @@ def test_companies_for_user(company):
     assert [c.id for c in selectors.companies_for_user(user=user)] == [second.pk, company.pk]
     assert [c.id for c in selectors.companies_for_user(user=user, openable_only=True)] == [company.pk]
     assert [c.can_view_tool for c in selectors.companies_for_user(user=user)] == [False, True]
+    assert [c.name for c in selectors.companies_for_user(user=user, limit=1)] == ["AAA First by name"]
+    assert [c.id for c in selectors.companies_for_user(user=user, company_id=company.pk)] == [company.pk]
+    assert selectors.companies_for_user(user=user, company_id=second.pk, openable_only=True) == []
     # is_superuser grants nothing in the product: no directory entry, no company.
     assert selectors.companies_for_user(user=root) == []
     assert selectors.companies_for_user(user=inactive) == []

@@ -30,7 +30,6 @@ from tests.erp_integrations.views.tool_world import (
     csrf_token,
     htmx_get,
     post,
-    split_union,
     synced_change_order,
     synced_commitment,
     text,
@@ -264,7 +263,7 @@ def test_the_page_costs_the_same_queries_whatever_the_numbers(count, django_asse
     # companies, 12) the sync status the header reads (the last completed run, which
     # succeeded, and a run in progress, one UNION). No project levels: no question
     # about a project.
-    with django_assert_num_queries(12 + split_union()):
+    with django_assert_num_queries(12):
         response = client.get(page_url(world))
 
     assert len(rows(response, "drift")) == min(count, 25)

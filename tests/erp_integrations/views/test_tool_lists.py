@@ -30,7 +30,6 @@ from tests.erp_integrations.views.tool_world import (
     htmx_get,
     list_url,
     row_numbers,
-    split_union,
     tab_url,
     text,
 )
@@ -117,12 +116,12 @@ def test_the_tab_page_costs_the_same_queries_at_3_rows_as_at_60(rows_per_list, d
     # key of the user's project levels (made in the database, without the rows). Each
     # list's estimated size (on PostgreSQL an EXPLAIN, not a COUNT) was planned by the
     # first page and is kept for a minute.
-    with django_assert_num_queries(10 + 2 * versions() + split_union()):
+    with django_assert_num_queries(10 + 2 * versions()):
         response = client.get(tab_url(world.company))
     # The same page again: on PostgreSQL every list is kept by the data version (no
     # page of rows, no project levels), and so is the levels' key: 1)-3), 5)-7) and the
     # data version.
-    with django_assert_num_queries(7 if versions() else 10 + split_union()):
+    with django_assert_num_queries(7 if versions() else 10):
         again = client.get(tab_url(world.company))
 
     assert len(row_numbers(response, "synced")) == min(rows_per_list, RECORD_PAGE_SIZE)
@@ -163,7 +162,7 @@ def test_the_invoices_tab_costs_the_same_queries_at_3_rows_as_at_60(rows, django
     # the invoice's project, vendor and commitment joined); on PostgreSQL the data
     # version and the key of the project levels. The lists' estimated sizes were planned
     # by the first page and are kept for a minute.
-    with django_assert_num_queries(10 + 2 * versions() + split_union()):
+    with django_assert_num_queries(10 + 2 * versions()):
         response = client.get(tab_url(world.company, "subcontractor-invoices"))
 
     assert len(row_numbers(response, "synced")) == min(rows, RECORD_PAGE_SIZE)

@@ -235,9 +235,3 @@ def messages_of(response) -> list[str]:
 def row_numbers(response, list_slug: str) -> list[str]:
     """The record numbers of one list's rows, in page order."""
     return re.findall(rf'data-record-number="([^"]*)" data-list="{list_slug}"', response.content.decode())
-
-
-def split_union() -> int:
-    """The sync status's last completed run and run in progress are one UNION on
-    PostgreSQL; SQLite cannot limit a UNION's parts, so there they cost one more query."""
-    return 0 if db_connection.features.supports_slicing_ordering_in_compound else 1
