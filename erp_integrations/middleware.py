@@ -4,8 +4,10 @@ the database has no connection to spare."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
+import secrets
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
+from django.middleware.gzip import re_accepts_gzip
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -242,3 +246,37 @@ class CleanInputMiddleware:
             if clean is not None:
                 request.POST = clean
         return self.get_response(request)
+
+
+class GZipMiddleware(DjangoGZipMiddleware):
+    """Django's GZipMiddleware at zlib level 3 rather than its fixed 6.
+
+    A tab page (160 KB of HTML) compresses in 1.4 ms rather than 3 on a 2 GHz core, to
+    18.8 KB rather than 16.3 KB: level 6 cost a tenth of the page's time for 2.5 KB that
+    no one waits for. The BREACH mitigation is Django's, kept as it is: a random-length
+    file name in each gzip header, so the same page is a different size every time.
+    Streaming responses are Django's, unchanged.
+    """
+
+    compresslevel = 3
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if response.streaming or len(response.content) < 200 or response.has_header("Content-Encoding"):
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if not re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            return response
+        packed = gzip.compress(response.content, compresslevel=self.compresslevel, mtime=0)
+        # As django.utils.text.compress_string pads it: FNAME set, then the name.
+        header = bytearray(packed[:10])
+        header[3] = gzip.FNAME
+        packed = bytes(header) + b"a" * secrets.randbelow(self.max_random_bytes) + b"\0" + packed[10:]
+        if len(packed) >= len(response.content):
+            return response
+        response.content = packed
+        response.headers["Content-Length"] = str(len(packed))
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response.headers["ETag"] = "W/" + etag
+        response.headers["Content-Encoding"] = "gzip"
+        return response

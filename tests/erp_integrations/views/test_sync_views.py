@@ -450,6 +450,22 @@ def test_a_repeated_poll_is_answered_304_until_the_panel_changes(django_assert_n
     assert 'data-testid="last-sync-outcome">Succeeded<' in changed.content.decode()
 
 
+def test_a_compressed_panel_carries_a_weak_tag_that_a_repeated_poll_matches():
+    # The browser sends back what it was given: W/"…" once the panel was gzipped.
+    world = build_world()
+    client = client_for(world.viewer)
+    page = tab_url(world.company)
+    poll = sync_url(world, "erp_sync_panel") + "?" + urlencode({"next": page, "tab": "commitments"})
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver" + page, "Accept-Encoding": "gzip"}
+
+    first = client.get(poll, headers=headers)
+    assert first["Content-Encoding"] == "gzip"
+    assert first["ETag"].startswith('W/"'), first["ETag"]
+
+    again = client.get(poll, headers={**headers, "If-None-Match": first["ETag"]})
+    assert again.status_code == HTTPStatus.NOT_MODIFIED and again.content == b""
+
+
 def test_the_panel_tag_differs_between_users_who_see_different_panels():
     world = build_world()
     poll = sync_url(world, "erp_sync_panel") + "?tab=commitments"
