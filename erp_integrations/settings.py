@@ -157,7 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # and the cool-off means no lock lasts. Each failure is logged (logger "axes").
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, the signed-in user read without the ORM's compilation.
+    "accounts.backends.ModelBackend",
 ]
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
@@ -300,6 +301,8 @@ BULK_INLINE_LIMIT = env_int("BULK_INLINE_LIMIT", 100, minimum=1)
 BULK_MAX_ROWS = env_int("BULK_MAX_ROWS", 1000, minimum=1)
 
 # --- Security ----------------------------------------------------------------------
+# Django's database sessions, read without the ORM's compilation (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -136,7 +136,7 @@ sessions = []
 for _ in range({sessions}):
     store = SessionStore()
     store[SESSION_KEY] = str(approver.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "accounts.backends.ModelBackend"
     store[HASH_SESSION_KEY] = approver.get_session_auth_hash()
     store.create()
     sessions.append(store.session_key)
@@ -145,7 +145,7 @@ staff = User.objects.filter(username={user_prefix + "staff"!r}, is_staff=True).f
 if staff is not None:
     store = SessionStore()
     store[SESSION_KEY] = str(staff.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "accounts.backends.ModelBackend"
     store[HASH_SESSION_KEY] = staff.get_session_auth_hash()
     store.create()
     staff_session = store.session_key
