@@ -22,8 +22,9 @@ def columns(model: type[Model], alias: str) -> str:
 def fetch(sql: str, params: list, *models: type[Model]) -> list[tuple[Model | None, ...]]:
     """The rows of ``sql``, each as one instance per model in ``models``.
 
-    ``sql`` selects each model's ``columns()`` in turn. A model whose primary key is
-    NULL in a row (an outer join that found nothing) comes back as None.
+    ``sql`` selects each model's ``columns()`` in turn, on the default database. A model
+    whose primary key is NULL in a row (an outer join that found nothing) comes back as
+    None.
     """
     fields = [field for model in models for field in model._meta.concrete_fields]
     compiler = Query(None).get_compiler(using=DEFAULT_DB_ALIAS)
@@ -33,14 +34,16 @@ def fetch(sql: str, params: list, *models: type[Model]) -> list[tuple[Model | No
         rows = cursor.fetchall()
     if converters:
         rows = compiler.apply_converters(rows, converters)
-    result = []
-    for row in rows:
-        instances, start = [], 0
-        for model in models:
-            names = [field.attname for field in model._meta.concrete_fields]
-            values = row[start : start + len(names)]
-            start += len(names)
-            pk = values[names.index(model._meta.pk.attname)]
-            instances.append(None if pk is None else model.from_db(DEFAULT_DB_ALIAS, names, values))
-        result.append(tuple(instances))
-    return result
+    # Each model's slice of a row: its field names, where they start and end, where its key is.
+    slices, start = [], 0
+    for model in models:
+        names = [field.attname for field in model._meta.concrete_fields]
+        slices.append((model, names, start, start + len(names), start + names.index(model._meta.pk.attname)))
+        start += len(names)
+    return [
+        tuple(
+            None if row[key] is None else model.from_db(DEFAULT_DB_ALIAS, names, row[first:end])
+            for model, names, first, end, key in slices
+        )
+        for row in rows
+    ]
