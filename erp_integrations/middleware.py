@@ -1,6 +1,6 @@
 """Middleware of the whole site: who is acting and which request a log line belongs to,
-input no view should have to meet, the headers every response needs, and a 503 when
-the database has no connection to spare."""
+input no view should have to meet, the headers every response needs, a 503 when the
+database has no connection to spare, and gzip at a cheaper level than Django's."""
 
 from __future__ import annotations
 

@@ -508,22 +508,21 @@ def sync_status(*, connection: ErpConnection) -> SyncStatus:
     """What the sync panel shows. Queries: one for the last completed run and the run in
     progress together; one more when the last completed run failed (the last success's
     time), and one when a run is in progress (whether a live worker holds it)."""
-    runs = SyncRun.objects.filter(connection=connection)
     Status = SyncRun.Status
     newest = SyncRun.objects.raw(
         _newest_runs_sql(), [connection.pk, Status.SUCCEEDED, Status.FAILED, connection.pk, Status.RUNNING]
     )
     last_completed = running = None
     for run in newest:
-        if run.status == SyncRun.Status.RUNNING:
+        if run.status == Status.RUNNING:
             running = run
         else:
             last_completed = run
-    if last_completed is not None and last_completed.status == SyncRun.Status.SUCCEEDED:
+    if last_completed is not None and last_completed.status == Status.SUCCEEDED:
         last_succeeded_at = last_completed.finished_at
     else:
         last_succeeded_at = (
-            runs.filter(status=SyncRun.Status.SUCCEEDED)
+            SyncRun.objects.filter(connection=connection, status=Status.SUCCEEDED)
             .order_by("-finished_at")
             .values_list("finished_at", flat=True)
             .first()
