@@ -54,6 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks import _support  # noqa: E402
+from tests.load.page_weight import render_weight, weigh  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -555,6 +556,7 @@ def _page_facts(host: str, target: Target, cookie: str, current: str) -> dict:
         "gzip": encoded,
         "etag": response_headers.get("ETag", ""),
         "cache_control": response_headers.get("Cache-Control", ""),
+        "weight": render_weight(weigh(html)),
     }
 
 
@@ -732,7 +734,8 @@ def render_wrk(
         lines += [
             f"Commitments tab: {tab['html_bytes'] / 1024:.1f} KB of HTML (target ≤ 60 KB: "
             f"{'met' if tab['html_bytes'] <= 60 * 1024 else '**missed**'}), "
-            f"{'gzip' if tab['gzip'] else 'not compressed'} on the wire ({tab['wire_bytes'] / 1024:.1f} KB)."
+            f"{'gzip' if tab['gzip'] else 'not compressed'} on the wire ({tab['wire_bytes'] / 1024:.1f} KB).",
+            *tab.get("weight", []),
         ]
     lines += ["", f"Server errors in gunicorn's log: {len(errors)}"]
     lines += [f"    {line}" for line in errors[:10]]

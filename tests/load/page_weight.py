@@ -1,0 +1,145 @@
+"""Where a page's bytes go: its rows and its frame, its text, and its attributes by kind.
+
+    python tests/load/page_weight.py page.html
+
+``run_load.py --wrk`` prints this for the Commitments tab it measures. A row is a record's
+``<tbody>`` (``data-list`` names its list); the frame is everything else. Attributes are
+counted with the space before them, their name, ``=`` and their quoted value, as sent.
+
+The *floor* is what the page would weigh with none of the bytes that only style it,
+hook tests or htmx onto it, or indent it: every ``class``, ``data-*`` and ``hx-*``
+attribute and every run of white space between tags gone. What is left is the text, the
+elements and the attributes a browser needs for the page to work and be read without
+JavaScript: ids, addresses, form fields, accessible names, dates.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+#: A start or end tag, a comment or a doctype, as sent.
+_TAG = re.compile(r"<!--.*?-->|<[!/]?[a-zA-Z][^>]*>", re.S)
+#: One attribute of a start tag, with the white space before it.
+_ATTRIBUTE = re.compile(r"""\s+([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?""")
+_ROW = re.compile(r'<tbody id="[^"]*".*?</tbody>', re.S)
+_LIST = re.compile(r'data-list="([^"]*)"')
+_BETWEEN_TAGS = re.compile(r">(\s+)<")
+#: Attributes that name an address.
+ADDRESSES = frozenset({"href", "action", "formaction", "src", "hx-get", "hx-post"})
+_TAG_NAME = re.compile(r"<[a-zA-Z][^\s/>]*")
+
+
+def kind_of(name: str) -> str:
+    """The group an attribute's bytes are counted in."""
+    if name == "class":
+        return "class"
+    if name == "data-testid":
+        return "data-testid"
+    if name.startswith("data-"):
+        return "data-* (other)"
+    if name in ADDRESSES:
+        return "addresses (href, action, formaction, hx-get, hx-post)"
+    if name.startswith("hx-"):
+        return "hx-* (other)"
+    if name.startswith("aria-") or name in {"role", "scope", "title", "alt"}:
+        return "aria-*, role, scope, title"
+    return "other attributes (id, name, value, type, form, datetime, ...)"
+
+
+@dataclass
+class PageWeight:
+    total: int
+    rows: int
+    row_count: int
+    #: list slug -> (rows, bytes)
+    by_list: dict[str, tuple[int, int]]
+    text: int
+    whitespace: int
+    #: group -> bytes (see ``kind_of``)
+    attributes: Counter = field(default_factory=Counter)
+    floor: int = 0
+
+    @property
+    def frame(self) -> int:
+        return self.total - self.rows
+
+    @property
+    def tags(self) -> int:
+        """Tag names, brackets and comments: what is neither text, white space nor an attribute."""
+        return self.total - self.text - self.whitespace - sum(self.attributes.values())
+
+
+def weigh(html: str | bytes) -> PageWeight:
+    """The page's bytes (UTF-8) by where they go."""
+    if isinstance(html, bytes):
+        html = html.decode()
+    size = _utf8
+
+    rows = _ROW.findall(html)
+    by_list: dict[str, list[int]] = {}
+    for row in rows:
+        found = _LIST.search(row)
+        counts = by_list.setdefault(found.group(1) if found else "", [0, 0])
+        counts[0] += 1
+        counts[1] += size(row)
+
+    attributes: Counter = Counter()
+    droppable = 0
+    for tag in _TAG.findall(html):
+        if tag.startswith(("<!--", "</", "<!")):
+            continue
+        for match in _ATTRIBUTE.finditer(tag, _TAG_NAME.match(tag).end()):
+            name = match.group(1).lower()
+            weight = size(match.group(0))
+            attributes[kind_of(name)] += weight
+            # What only styles the page, hooks tests or htmx onto it.
+            if name == "class" or name.startswith(("data-", "hx-")):
+                droppable += weight
+    whitespace = sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
+    text = size(_TAG.sub("", _BETWEEN_TAGS.sub("><", html)))
+    total = size(html)
+    return PageWeight(
+        total=total,
+        rows=sum(size(row) for row in rows),
+        row_count=len(rows),
+        by_list={slug: (count, weight) for slug, (count, weight) in by_list.items()},
+        text=text,
+        whitespace=whitespace,
+        attributes=attributes,
+        floor=total - droppable - whitespace,
+    )
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode())
+
+
+def render_weight(weight: PageWeight) -> list[str]:
+    """A few lines for the load test's report."""
+
+    def kb(value: int) -> str:
+        return f"{value / 1024:.1f} KB"
+
+    def rows(count: int) -> str:
+        return f"{count} row" + ("" if count == 1 else "s")
+
+    lists = ", ".join(
+        f"{slug or 'other'}: {rows(count)}, {weight_ / count:,.0f} bytes each"
+        for slug, (count, weight_) in weight.by_list.items()
+    )
+    groups = ", ".join(f"{name} {kb(value)}" for name, value in weight.attributes.most_common())
+    return [
+        f"Where its {kb(weight.total)} go: {rows(weight.row_count)} {kb(weight.rows)} ({lists}); "
+        f"the frame {kb(weight.frame)}.",
+        f"By kind: text {kb(weight.text)}, tags {kb(weight.tags)}, white space between tags "
+        f"{kb(weight.whitespace)}; attributes: {groups}.",
+        f"Floor (no class, data-*, hx-* attribute or white space between tags): {kb(weight.floor)}.",
+    ]
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "rb") as page:
+        print("\n".join(render_weight(weigh(page.read()))))
