@@ -27,6 +27,8 @@ _ATTRIBUTE = re.compile(r"""\s+([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"'
 _ROW = re.compile(r'<tbody id="[^"]*".*?</tbody>', re.S)
 _LIST = re.compile(r'data-list="([^"]*)"')
 _BETWEEN_TAGS = re.compile(r">(\s+)<")
+#: End tags HTML lets a page leave out (the parser closes these elements by itself).
+_OPTIONAL_END = re.compile(r"</(?:td|th|tr|tbody|thead|li|p|option|dt|dd)>")
 #: Attributes that name an address.
 ADDRESSES = frozenset({"href", "action", "formaction", "src", "hx-get", "hx-post"})
 _TAG_NAME = re.compile(r"<[a-zA-Z][^\s/>]*")
@@ -61,6 +63,8 @@ class PageWeight:
     #: group -> bytes (see ``kind_of``)
     attributes: Counter = field(default_factory=Counter)
     floor: int = 0
+    #: Bytes of end tags the page could leave out (part of ``tags``, and of the floor).
+    optional_end_tags: int = 0
 
     @property
     def frame(self) -> int:
@@ -110,6 +114,7 @@ def weigh(html: str | bytes) -> PageWeight:
         whitespace=whitespace,
         attributes=attributes,
         floor=total - droppable - whitespace,
+        optional_end_tags=sum(size(tag) for tag in _OPTIONAL_END.findall(html)),
     )
 
 
@@ -136,7 +141,8 @@ def render_weight(weight: PageWeight) -> list[str]:
         f"the frame {kb(weight.frame)}.",
         f"By kind: text {kb(weight.text)}, tags {kb(weight.tags)}, white space between tags "
         f"{kb(weight.whitespace)}; attributes: {groups}.",
-        f"Floor (no class, data-*, hx-* attribute or white space between tags): {kb(weight.floor)}.",
+        f"Floor (no class, data-*, hx-* attribute or white space between tags): {kb(weight.floor)}, "
+        f"of which end tags HTML lets a page leave out: {kb(weight.optional_end_tags)}.",
     ]
 
 

@@ -48,6 +48,7 @@ def test_the_floor_drops_classes_data_and_hx_attributes_and_white_space_only():
     dropped = ' class="t"' + ' class="record"' + ' class="col-number"' + ' data-list="synced"'
     dropped += ' hx-post="/c/7/unlink/"' + "\n  " * 2 + "\n"
     assert weight.floor == len(PAGE) - len(dropped)
+    assert weight.optional_end_tags == len("</td>" * 2 + "</tr></tbody>")
 
 
 def test_bytes_are_utf8_bytes_as_sent():
