@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-#: A start or end tag, a comment or a doctype, as sent.
+#: A start or end tag, a comment or a doctype, as sent (Django escapes ">" in attribute values).
 _TAG = re.compile(r"<!--.*?-->|<[!/]?[a-zA-Z][^>]*>", re.S)
 #: One attribute of a start tag, with the white space before it.
 _ATTRIBUTE = re.compile(r"""\s+([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?""")
@@ -29,9 +29,9 @@ _LIST = re.compile(r'data-list="([^"]*)"')
 _BETWEEN_TAGS = re.compile(r">(\s+)<")
 #: End tags HTML lets a page leave out (the parser closes these elements by itself).
 _OPTIONAL_END = re.compile(r"</(?:td|th|tr|tbody|thead|li|p|option|dt|dd)>")
+_TAG_NAME = re.compile(r"<[a-zA-Z][^\s/>]*")
 #: Attributes that name an address.
 ADDRESSES = frozenset({"href", "action", "formaction", "src", "hx-get", "hx-post"})
-_TAG_NAME = re.compile(r"<[a-zA-Z][^\s/>]*")
 
 
 def kind_of(name: str) -> str:
@@ -76,12 +76,15 @@ class PageWeight:
         return self.total - self.text - self.whitespace - sum(self.attributes.values())
 
 
+def size(text: str) -> int:
+    """Bytes as sent (UTF-8)."""
+    return len(text.encode())
+
+
 def weigh(html: str | bytes) -> PageWeight:
     """The page's bytes (UTF-8) by where they go."""
     if isinstance(html, bytes):
         html = html.decode()
-    size = _utf8
-
     rows = _ROW.findall(html)
     by_list: dict[str, list[int]] = {}
     for row in rows:
@@ -116,10 +119,6 @@ def weigh(html: str | bytes) -> PageWeight:
         floor=total - droppable - whitespace,
         optional_end_tags=sum(size(tag) for tag in _OPTIONAL_END.findall(html)),
     )
-
-
-def _utf8(text: str) -> int:
-    return len(text.encode())
 
 
 def render_weight(weight: PageWeight) -> list[str]:

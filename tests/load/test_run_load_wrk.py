@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.load.page_weight import render_weight, weigh
 from tests.load.run_load import CHANGE_EVERY, CompanyChanges, parse_wrk, render_wrk, wrk_targets
 
 pytestmark = [pytest.mark.embedded]
@@ -59,6 +60,22 @@ def test_the_table_gives_ratios_to_the_admin_and_the_sign_in_page_and_judges_the
     assert "≥ 300 req/s: **missed**" in fragment
     assert "70.0 KB of HTML (target ≤ 60 KB: **missed**), gzip on the wire" in table
     assert "--wrk --connections 4 --duration 10 --workers 2 --company bench" in table
+
+
+def test_the_report_says_where_the_tab_s_bytes_go_under_its_size():
+    results = [result("Commitments tab, page 1", 1300, 48.0)]
+    args = argparse.Namespace(workers=2, connections=4, duration=10, company="bench")
+    html = '<table><tbody id="synced-commitment-1" class="record" data-list="synced"></tbody></table>'
+    weight = render_weight(weigh(html))
+    facts = {"Commitments tab, page 1": {"html_bytes": 70, "wire_bytes": 60, "gzip": True, "weight": weight}}
+
+    lines = render_wrk(results, facts, args, {"company_id": 7, "links": 1000}, []).splitlines()
+
+    size_line = next(i for i, line in enumerate(lines) if line.startswith("Commitments tab: "))
+    assert lines[size_line + 1 : size_line + 4] == weight
+    assert lines[size_line + 3].startswith(
+        "Floor (no class, data-*, hx-* attribute or white space between tags)"
+    )
 
 
 def test_every_target_of_the_issue_is_measured():
