@@ -63,6 +63,8 @@ class PageWeight:
     #: group -> bytes (see ``kind_of``)
     attributes: Counter = field(default_factory=Counter)
     floor: int = 0
+    #: The rows' part of the floor.
+    rows_floor: int = 0
     #: Bytes of end tags the page could leave out (part of ``tags``, and of the floor).
     optional_end_tags: int = 0
 
@@ -94,31 +96,39 @@ def weigh(html: str | bytes) -> PageWeight:
         counts[1] += size(row)
 
     attributes: Counter = Counter()
-    droppable = 0
+    for name, weight in _attributes(html):
+        attributes[kind_of(name)] += weight
+    whitespace = sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
+    return PageWeight(
+        total=size(html),
+        rows=sum(size(row) for row in rows),
+        row_count=len(rows),
+        by_list={slug: (count, weight) for slug, (count, weight) in by_list.items()},
+        text=size(_TAG.sub("", _BETWEEN_TAGS.sub("><", html))),
+        whitespace=whitespace,
+        attributes=attributes,
+        floor=floor(html),
+        rows_floor=sum(floor(row) for row in rows),
+        optional_end_tags=sum(size(tag) for tag in _OPTIONAL_END.findall(html)),
+    )
+
+
+def floor(html: str) -> int:
+    """The bytes of ``html`` without any ``class``, ``data-*`` or ``hx-*`` attribute (what
+    only styles it, hooks tests or htmx onto it) and without white space between tags."""
+    droppable = sum(
+        weight for name, weight in _attributes(html) if name == "class" or name.startswith(("data-", "hx-"))
+    )
+    return size(html) - droppable - sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
+
+
+def _attributes(html: str):
+    """(name, bytes) of every attribute of every start tag."""
     for tag in _TAG.findall(html):
         if tag.startswith(("<!--", "</", "<!")):
             continue
         for match in _ATTRIBUTE.finditer(tag, _TAG_NAME.match(tag).end()):
-            name = match.group(1).lower()
-            weight = size(match.group(0))
-            attributes[kind_of(name)] += weight
-            # What only styles the page, hooks tests or htmx onto it.
-            if name == "class" or name.startswith(("data-", "hx-")):
-                droppable += weight
-    whitespace = sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
-    text = size(_TAG.sub("", _BETWEEN_TAGS.sub("><", html)))
-    total = size(html)
-    return PageWeight(
-        total=total,
-        rows=sum(size(row) for row in rows),
-        row_count=len(rows),
-        by_list={slug: (count, weight) for slug, (count, weight) in by_list.items()},
-        text=text,
-        whitespace=whitespace,
-        attributes=attributes,
-        floor=total - droppable - whitespace,
-        optional_end_tags=sum(size(tag) for tag in _OPTIONAL_END.findall(html)),
-    )
+            yield match.group(1).lower(), size(match.group(0))
 
 
 def render_weight(weight: PageWeight) -> list[str]:
@@ -140,8 +150,11 @@ def render_weight(weight: PageWeight) -> list[str]:
         f"the frame {kb(weight.frame)}.",
         f"By kind: text {kb(weight.text)}, tags {kb(weight.tags)}, white space between tags "
         f"{kb(weight.whitespace)}; attributes: {groups}.",
-        f"Floor (no class, data-*, hx-* attribute or white space between tags): {kb(weight.floor)}, "
-        f"of which end tags HTML lets a page leave out: {kb(weight.optional_end_tags)}.",
+        f"Floor (no class, data-*, hx-* attribute or white space between tags): {kb(weight.floor)}: "
+        f"the rows {kb(weight.rows_floor)}"
+        + (f" ({weight.rows_floor / weight.row_count:,.0f} bytes each)" if weight.row_count else "")
+        + f", the frame {kb(weight.floor - weight.rows_floor)}; "
+        f"of the page's, end tags HTML lets a page leave out: {kb(weight.optional_end_tags)}.",
     ]
 
 

@@ -49,6 +49,15 @@ def test_the_floor_drops_classes_data_and_hx_attributes_and_white_space_only():
     dropped += ' hx-post="/c/7/unlink/"' + "\n  " * 2 + "\n"
     assert weight.floor == len(PAGE) - len(dropped)
     assert weight.optional_end_tags == len("</td>" * 2 + "</tr></tbody>")
+    in_row = ' class="record"' + ' data-list="synced"' + ' class="col-number"' + ' hx-post="/c/7/unlink/"'
+    assert weight.rows_floor == len(ROW) - len(in_row)
+    assert render_weight(weight)[2] == (
+        "Floor (no class, data-*, hx-* attribute or white space between tags): "
+        f"{weight.floor / 1024:.1f} KB: "
+        f"the rows {weight.rows_floor / 1024:.1f} KB ({weight.rows_floor} bytes each), "
+        f"the frame {(weight.floor - weight.rows_floor) / 1024:.1f} KB; "
+        f"of the page's, end tags HTML lets a page leave out: {weight.optional_end_tags / 1024:.1f} KB."
+    )
 
 
 def test_bytes_are_utf8_bytes_as_sent():
@@ -66,4 +75,3 @@ def test_the_report_names_the_rows_the_frame_and_the_floor():
         f"Where its {len(PAGE) / 1024:.1f} KB go: 1 row {len(ROW) / 1024:.1f} KB "
         f"(synced: 1 row, {len(ROW)} bytes each); the frame {(len(PAGE) - len(ROW)) / 1024:.1f} KB."
     )
-    assert lines[2].startswith("Floor (no class, data-*, hx-* attribute or white space between tags): ")
