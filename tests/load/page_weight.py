@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: A start or end tag, a comment or a doctype, as sent (Django escapes ">" in attribute values).
 _TAG = re.compile(r"<!--.*?-->|<[!/]?[a-zA-Z][^>]*>", re.S)
@@ -61,12 +61,12 @@ class PageWeight:
     text: int
     whitespace: int
     #: group -> bytes (see ``kind_of``)
-    attributes: Counter = field(default_factory=Counter)
-    floor: int = 0
+    attributes: Counter
+    floor: int
     #: The rows' part of the floor.
-    rows_floor: int = 0
+    rows_floor: int
     #: Bytes of end tags the page could leave out (part of ``tags``, and of the floor).
-    optional_end_tags: int = 0
+    optional_end_tags: int
 
     @property
     def frame(self) -> int:

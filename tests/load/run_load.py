@@ -132,24 +132,18 @@ refused = list(
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from accounts.models import User
+def signed_in(user):
+    # A session key for user, as signing in would make it, naming the backend that reads users.
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "accounts.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
 approver = User.objects.get(username={user_prefix + "approver"!r})
-sessions = []
-for _ in range({sessions}):
-    store = SessionStore()
-    store[SESSION_KEY] = str(approver.pk)
-    store[BACKEND_SESSION_KEY] = "accounts.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = approver.get_session_auth_hash()
-    store.create()
-    sessions.append(store.session_key)
-staff_session = ""
+sessions = [signed_in(approver) for _ in range({sessions})]
 staff = User.objects.filter(username={user_prefix + "staff"!r}, is_staff=True).first()
-if staff is not None:
-    store = SessionStore()
-    store[SESSION_KEY] = str(staff.pk)
-    store[BACKEND_SESSION_KEY] = "accounts.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = staff.get_session_auth_hash()
-    store.create()
-    staff_session = store.session_key
+staff_session = signed_in(staff) if staff is not None else ""
 print("PREPARED " + json.dumps({{"company_id": company.pk, "unlink": unlink, "refused": refused,
     "links": run.links_checked, "sessions": sessions, "staff_session": staff_session}}))
 """
