@@ -296,3 +296,39 @@ def test_the_sync_history_and_audit_trail_fit_a_tablet_in_portrait(width, demo, 
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
         right = page.locator(table).evaluate("table => table.getBoundingClientRect().right")
         assert right <= width, name
+
+
+def _tabs_outside_the_window(page: Page) -> list[str]:
+    """The tool's tabs that a person cannot see without scrolling the tab bar sideways."""
+    return page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          return [...document.querySelectorAll('nav.tabs a')]
+            .filter(tab => {
+              const box = tab.getBoundingClientRect();
+              return box.left < 0 || box.right > width;
+            })
+            .map(tab => tab.textContent.trim());
+        }"""
+    )
+
+
+@pytest.mark.parametrize("width", [1440, 1366, 820, 390])
+def test_every_tab_of_the_tool_is_on_screen_without_scrolling_the_tab_bar(width, demo, new_context, shots):
+    """Eleven tabs (six lists, then the tool's other pages) are wider than a laptop's
+    window: they wrap to another line rather than hide behind a sideways scroll, where
+    the tab a person is on could be out of sight."""
+    company = Commitment.objects.get(project__name="Harbor Tower", number="SC-002").company_id
+    page = sign_in(new_context(viewport={"width": width, "height": 900}), "approver")
+    tabs = page.get_by_role("navigation", name="ERP Integrations")
+    for name, url in (
+        ("Commitments", reverse("erp_tab", args=[company, "commitments"])),
+        ("Audit trail", reverse("erp_audit", args=[company])),
+    ):
+        page.goto(url)
+        expect(tabs.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
+        assert tabs.get_by_role("link").count() == 11
+        assert _tabs_outside_the_window(page) == [], name
+        assert tabs.evaluate("bar => bar.scrollWidth <= bar.clientWidth + 1"), name
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+        shots(page, f"{name.lower().replace(' ', '-')}-{width}")
