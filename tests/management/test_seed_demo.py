@@ -1,6 +1,8 @@
 """seed_demo: two companies on the two ERPs, records of every kind in every state, and idempotent."""
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -497,3 +499,34 @@ def test_the_demo_erp_holds_each_jobs_costs_and_a_payment_once():
         assert sorted(payments.values_list("requisition", flat=True)) == sorted(
             paid.values_list("erp_id", flat=True)
         )
+
+
+#: The README's walk-through deletes, edits and pays demo records by their ERP ids.
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.django_db(transaction=True, reset_sequences=True, databases="__all__")
+def test_the_erp_ids_the_readme_gives_are_the_demo_records_it_names():
+    """On a fresh demo (the sandbox's ids start at 1, as in a new database) each ERP id the
+    README gives is the record it names; an id gone stale would send a reader's delete,
+    edit or payment to another record, or to none."""
+    seed_demo(password=PASSWORD)
+    text = " ".join(README.read_text(encoding="utf-8").split())
+
+    def named(pattern: str) -> set[str]:
+        found = set(re.findall(pattern, text))
+        assert found, pattern
+        return found
+
+    harbor = {"company__slug": "northwind-builders", "project__name": "Harbor Tower"}
+    sc001 = Commitment.objects.get(number="SC-001", **harbor)
+    sc002 = Commitment.objects.get(number="SC-002", **harbor).erp_id
+    co01 = CommitmentChangeOrder.objects.get(commitment=sc001, number="CO-01").erp_id
+    invoice = SubcontractorInvoice.objects.get(commitment=sc001, number="1").erp_id
+    assert named(r"SC-002 of Harbor Tower \(on a fresh demo its ERP id is `([^`]+)`\)") == {sc002}
+    assert named(r"erp_sandbox delete commitment (\S+)") == {sc002}
+    assert named(r"erp_sandbox edit commitment (\S+)") == {sc002}
+    assert named(r"CO-01 of SC-001 is `([^`]+)`") == {co01}
+    assert named(r"erp_sandbox delete cco (\S+)") == {co01}
+    assert named(r"SC-001 \(`([^`]+)`\) is refused") == {sc001.erp_id}
+    assert named(r"erp_sandbox pay (\S+)") == {invoice}
