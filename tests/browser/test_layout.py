@@ -315,9 +315,9 @@ def _tabs_outside_the_window(page: Page) -> list[str]:
 
 @pytest.mark.parametrize("width", [1440, 1366, 820, 390])
 def test_every_tab_of_the_tool_is_on_screen_without_scrolling_the_tab_bar(width, demo, new_context, shots):
-    """Eleven tabs (six lists, then the tool's other pages) are wider than a laptop's
-    window: they wrap to another line rather than hide behind a sideways scroll, where
-    the tab a person is on could be out of sight."""
+    """Eleven tabs (three record kinds, three of master data, then the tool's other pages)
+    are wider than a laptop's window: they wrap to another line rather than hide behind a
+    sideways scroll, where the tab a person is on could be out of sight."""
     company = Commitment.objects.get(project__name="Harbor Tower", number="SC-002").company_id
     page = sign_in(new_context(viewport={"width": width, "height": 900}), "approver")
     tabs = page.get_by_role("navigation", name="ERP Integrations")
