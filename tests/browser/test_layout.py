@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import User
 from erp_integrations.models import Commitment, ErpLink, SubcontractorInvoice, SyncRun
@@ -298,17 +298,17 @@ def test_the_sync_history_and_audit_trail_fit_a_tablet_in_portrait(width, demo, 
         assert right <= width, name
 
 
-def _tabs_outside_the_window(page: Page) -> list[str]:
-    """The tool's tabs that a person cannot see without scrolling the tab bar sideways."""
-    return page.evaluate(
-        """() => {
+def _outside_the_window(links: Locator) -> list[str]:
+    """Those of ``links`` that a person cannot see without scrolling sideways."""
+    return links.evaluate_all(
+        """(links) => {
           const width = document.documentElement.clientWidth;
-          return [...document.querySelectorAll('nav.tabs a')]
-            .filter(tab => {
-              const box = tab.getBoundingClientRect();
+          return links
+            .filter(link => {
+              const box = link.getBoundingClientRect();
               return box.left < 0 || box.right > width;
             })
-            .map(tab => tab.textContent.trim());
+            .map(link => link.textContent.trim());
         }"""
     )
 
@@ -328,7 +328,7 @@ def test_every_tab_of_the_tool_is_on_screen_without_scrolling_the_tab_bar(width,
         page.goto(url)
         expect(tabs.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
         assert tabs.get_by_role("link").count() == 11
-        assert _tabs_outside_the_window(page) == [], name
+        assert _outside_the_window(tabs.get_by_role("link")) == [], name
         assert tabs.evaluate("bar => bar.scrollWidth <= bar.clientWidth + 1"), name
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
         shots(page, f"{name.lower().replace(' ', '-')}-{width}")

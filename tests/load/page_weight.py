@@ -96,8 +96,10 @@ def weigh(html: str | bytes) -> PageWeight:
         counts[1] += size(row)
 
     attributes: Counter = Counter()
+    droppable = 0
     for name, weight in _attributes(html):
         attributes[kind_of(name)] += weight
+        droppable += weight if _droppable(name) else 0
     whitespace = sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
     return PageWeight(
         total=size(html),
@@ -107,7 +109,7 @@ def weigh(html: str | bytes) -> PageWeight:
         text=size(_TAG.sub("", _BETWEEN_TAGS.sub("><", html))),
         whitespace=whitespace,
         attributes=attributes,
-        floor=floor(html),
+        floor=size(html) - droppable - whitespace,
         rows_floor=sum(floor(row) for row in rows),
         optional_end_tags=sum(size(tag) for tag in _OPTIONAL_END.findall(html)),
     )
@@ -116,10 +118,13 @@ def weigh(html: str | bytes) -> PageWeight:
 def floor(html: str) -> int:
     """The bytes of ``html`` without any ``class``, ``data-*`` or ``hx-*`` attribute (what
     only styles it, hooks tests or htmx onto it) and without white space between tags."""
-    droppable = sum(
-        weight for name, weight in _attributes(html) if name == "class" or name.startswith(("data-", "hx-"))
-    )
+    droppable = sum(weight for name, weight in _attributes(html) if _droppable(name))
     return size(html) - droppable - sum(size(gap) for gap in _BETWEEN_TAGS.findall(html))
+
+
+def _droppable(name: str) -> bool:
+    """An attribute the floor leaves out: one that only styles, hooks tests or htmx on."""
+    return name == "class" or name.startswith(("data-", "hx-"))
 
 
 def _attributes(html: str):
