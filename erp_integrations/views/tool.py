@@ -109,6 +109,7 @@ def list_title(tab: RecordKind, list_slug: str, erp_name: str) -> str:
 class RowAction:
     name: str
     label: str
+    #: Relative to the tab's address: "<record id>/<action>/".
     url: str
     decision: Decision
     #: The button's accessible name, with its record: "Unlink SC-001, Harbor Tower". A
@@ -238,7 +239,8 @@ class RowDisplay:
 
 
 def _dates(value) -> tuple[str, str, str, str, str]:
-    """An aware datetime as the row shows it: ISO (UTC), "1 Oct 2026", "10:05", "EDT", and
+    """An aware datetime as the row shows it: ISO in UTC to the second ("2026-10-01T14:05:09Z"),
+    "1 Oct 2026", "10:05", "EDT" in the user's zone (as the date filter formats), and
     "1 Oct 2026, 14:05 UTC" for the hover (as the ``local_time`` tag does elsewhere)."""
     if value is None:
         return "", "", "", "", ""
@@ -247,7 +249,7 @@ def _dates(value) -> tuple[str, str, str, str, str]:
     formatter = DateFormat(here)
     in_utc = value.astimezone(UTC)
     return (
-        in_utc.isoformat(),
+        in_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         formatter.format("j M Y"),
         formatter.format("H:i"),
         here.tzname() or formatter.format("O"),
@@ -316,34 +318,15 @@ def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
     )
 
 
-class _ActionUrls:
-    """Each action's URL for any record of a tab: reversed once, the id put in per row."""
-
-    def __init__(self, company_id: int, tab_slug: str) -> None:
-        self._kwargs = {"company_id": company_id, "tab": tab_slug, "record_id": 0}
-        self._parts: dict[str, tuple[str, str]] = {}
-
-    def url(self, name: str, record_id: int) -> str:
-        parts = self._parts.get(name)
-        if parts is None:
-            url = reverse("erp_action", kwargs=self._kwargs | {"action": name})
-            # The record id is the path segment before the action's: ".../<tab>/0/<action>/".
-            cut = url.rindex(f"/0/{name}/") + 1
-            parts = self._parts[name] = (url[:cut], url[cut + 1 :])
-        return f"{parts[0]}{record_id}{parts[1]}"
-
-
-def record_row(
-    tool: Tool, tab: RecordKind, record, list_slug: str, urls: _ActionUrls | None = None
-) -> RecordRow:
+def record_row(tool: Tool, tab: RecordKind, record, list_slug: str) -> RecordRow:
     # Decisions come from the access loaded once for the request: no query per row.
-    urls = urls or _ActionUrls(tool.company.pk, tab.tab_slug)
     named = f"{tab.button_label(record)}, {record.project.name}"
     actions = [
         RowAction(
             name=name,
             label=name.capitalize(),
-            url=urls.url(name, record.pk),
+            # Relative to the tab's address, where every row is shown ("erp_action").
+            url=f"{record.pk}/{name}/",
             decision=tool.access.check(ACTION_PERMISSIONS[name], record.project),
             aria_label=f"{name.capitalize()} {named}",
         )
@@ -400,7 +383,10 @@ class KeptHtml:
 ROW_CACHE = KeptHtml(20_000)
 #: Where a kept list body takes this response's CSRF input (see ``_list_body``).
 CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
+#: The templates' indentation: a line break and the spaces around it, which the browser shows
+#: as one space (nothing in a list preserves spaces) and between a row's cells as nothing.
 _INDENT = re.compile(r"\s*\n\s*")
+_INDENT_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 
 
 def _row_key(row: RecordRow, *, here: str, erp_name: str) -> tuple:
@@ -442,9 +428,9 @@ def _render_rows(list_: dict, *, tab: RecordKind, erp_name: str) -> None:
             # Rendered without the request: the partial reads nothing from context
             # processors and nothing secret.
             context = {"row": row, "here": here, "erp_name": erp_name, "tab": tab}
-            # The template's indentation is a sixth of a row: kept as one line break, which
-            # the browser shows as the same space (no element in a row preserves spaces).
-            html = missing[key] = _INDENT.sub("\n", template.render(context))
+            # The template's line breaks fall between the row's elements (its cells, its
+            # rows): gone, as the browser would drop them.
+            html = missing[key] = _INDENT_BETWEEN_TAGS.sub("><", template.render(context))
         row.html = SafeString(html)
     if missing:
         ROW_CACHE.set_many(missing)
@@ -551,6 +537,8 @@ def _list_body(
         "erp/tab.html#list_body",
         {"list": context, "tab": tab, "erp_name": tool.erp_name, "csrf_input": CSRF_SLOT if key else csrf},
     )
+    # The template's indentation, as one line break (the browser shows the same).
+    body = _INDENT.sub("\n", body)
     if key is not None:
         # Kept under the access the rows were judged with (read after the key was made).
         kept_key = (*key[:6], tool.access.decisions_key(), *key[7:])
@@ -612,8 +600,7 @@ def _list_context(
                 "query": link(sort=next_sort),
             }
         )
-    urls = _ActionUrls(tool.company.pk, tab.tab_slug)
-    rows = [record_row(tool, tab, record, list_slug, urls) for record in page.rows]
+    rows = [record_row(tool, tab, record, list_slug) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row:
     # a list of one row too.
@@ -883,7 +870,7 @@ def reject_form(request: HtmxHttpRequest, tool: Tool, tab: str, record_id: int) 
         # Only a ready or failed record can be rejected; the service says so too.
         "rejectable": list_slug in ("ready", "failed"),
         "decision": tool.access.check(ACTION_PERMISSIONS["reject"], record.project),
-        "url": _ActionUrls(tool.company.pk, spec.tab_slug).url("reject", record.pk),
+        "url": reverse("erp_action", args=[tool.company.pk, spec.tab_slug, record.pk, "reject"]),
         "dom_id": f"{list_slug}-{spec.slug}-{record.pk}",
         "here": safe_next(request, tab_url),
         "tab_url": tab_url,

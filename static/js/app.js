@@ -95,7 +95,7 @@
       return;
     }
     list.scrollIntoView({ block: "start" });
-    var row = list.querySelector("tbody.record tr.record-main");
+    var row = list.querySelector("table.records > tbody > tr");
     if (row) {
       row.setAttribute("tabindex", "-1");
       row.focus({ preventScroll: true });

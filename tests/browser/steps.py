@@ -64,9 +64,25 @@ def search_list(page: Page, region: Locator, text: str) -> None:
         region.get_by_role("searchbox").fill(text)
 
 
+def rows(region: Locator) -> Locator:
+    """The records' rows of a list (each a <tbody>, with the message under it)."""
+    return region.locator("table.records > tbody")
+
+
 def record_row(region: Locator, record_id: int) -> Locator:
-    """A record's row (and the message under it) in a list."""
-    return region.locator(f'[data-testid="record-row"][data-record-id="{record_id}"]')
+    """A record's row (and the message under it) in a list: its <tbody>, whose id is
+    "<list>-<kind>-<record id>"."""
+    return region.locator(f'table.records > tbody[id$="-{record_id}"]')
+
+
+def row_cell(row: Locator, column: int) -> Locator:
+    """A cell of a record's row by its column: 1 the number, 2 the title, 3 the project,
+    4 the vendor, 5 the amount, 6 the status, 7 the ERP id, 8 the date, 9 the buttons."""
+    return row.locator(f"tr:first-child > :nth-child({column})")
+
+
+def erp_id(row: Locator) -> Locator:
+    return row_cell(row, 7).locator("code")
 
 
 def click_row_action(page: Page, row: Locator, name: str) -> Response:

@@ -173,7 +173,7 @@ def test_retrieve_takes_a_ready_record_back_and_off_the_approvers_list(demo, new
     open_erp_tool(approver, COMPANY)
     open_tab(approver, "Commitments")
     ready = record_list(approver, READY)
-    expect(ready.locator(f'[data-testid="record-row"][data-record-id="{record.pk}"]')).to_have_count(0)
+    expect(record_row(ready, record.pk)).to_have_count(0)
 
 
 def test_resend_after_a_rejection_shows_the_reason_then_goes_back_to_ready(demo, new_context, shots):
@@ -198,7 +198,7 @@ def test_resend_after_a_rejection_shows_the_reason_then_goes_back_to_ready(demo,
     open_erp_tool(approver, COMPANY)
     open_tab(approver, "Commitments")
     ready = record_list(approver, READY)
-    expect(ready.locator(f'[data-testid="record-row"][data-record-id="{record.pk}"]')).to_have_count(1)
+    expect(record_row(ready, record.pk)).to_have_count(1)
 
 
 def _run_queued_tasks() -> None:
@@ -226,9 +226,7 @@ def test_the_rejection_notice_and_the_daily_summary_arrive_with_working_links(
         approver = sign_in(new_context(), "approver")
         open_erp_tool(approver, COMPANY)
         open_tab(approver, "Commitments")
-        row = record_list(approver, READY).locator(
-            f'[data-testid="record-row"][data-record-id="{record.pk}"]'
-        )
+        row = record_row(record_list(approver, READY), record.pk)
         row.get_by_role("link", name="Reject").click()
         dialog = approver.get_by_role("dialog", name=f"Reject {record.number}")
         dialog.get_by_label(f"Reason for rejecting {record.number}").fill("Attach the signed exhibit B")

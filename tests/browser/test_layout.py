@@ -14,7 +14,15 @@ from playwright.sync_api import Locator, Page, expect
 from accounts.models import User
 from erp_integrations.models import Commitment, ErpLink, SubcontractorInvoice, SyncRun
 from erp_integrations.services.audit import audit_record
-from tests.browser.steps import open_erp_tool, open_tab, record_list, record_row, sign_in
+from tests.browser.steps import (
+    open_erp_tool,
+    open_tab,
+    record_list,
+    record_row,
+    row_cell,
+    rows,
+    sign_in,
+)
 from tests.erp_integrations.views.tool_world import STILL_IN_SAGE_300
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -48,25 +56,28 @@ def _long_numbers_and_ids() -> None:
 
 
 def _overflowing_cells(page: Page) -> list[str]:
-    """Cells of the lists whose content is wider than the cell (it runs into the next)."""
-    return page.evaluate(
-        """() => [...document.querySelectorAll('table.records.aligned tr.record-main > *')]
+    """Cells of the lists' rows whose content is wider than the cell (it runs into the next)."""
+    cells = page.locator("table.records.aligned > tbody > tr:first-child > *")
+    assert cells.count() > 0
+    return cells.evaluate_all(
+        """cells => cells
             .filter(cell => cell.offsetWidth > 0 && cell.scrollWidth > cell.clientWidth + 1)
-            .map(cell => cell.className + ': ' + cell.textContent.trim().slice(0, 60))"""
+            .map(cell => cell.cellIndex + ': ' + cell.textContent.trim().slice(0, 60))"""
     )
 
 
-def _outside_the_screen(page: Page, selector: str) -> list[str]:
+def _outside_the_screen(page: Page, *selectors: str) -> list[str]:
     """Elements (of the lists) that start or end left or right of the window."""
-    return page.evaluate(
-        """(selector) => [...document.querySelectorAll('table.records.aligned ' + selector)]
+    elements = page.locator(", ".join(f"table.records.aligned {selector}" for selector in selectors))
+    assert elements.count() > 0, selectors
+    return elements.evaluate_all(
+        """elements => elements
             .filter(element => element.offsetWidth > 0)
             .filter(element => {
               const box = element.getBoundingClientRect();
               return box.left < 0 || box.right > document.documentElement.clientWidth;
             })
-            .map(element => element.outerHTML.slice(0, 80))""",
-        selector,
+            .map(element => element.outerHTML.slice(0, 80))"""
     )
 
 
@@ -86,19 +97,18 @@ def test_every_list_fits_the_screen_with_numbers_ids_dates_and_buttons_in_their_
     for company, tab in TABS.items():
         open_erp_tool(page, company)
         open_tab(page, tab)
-        expect(page.get_by_test_id("list-failed").get_by_test_id("record-row").first).to_be_visible()
+        expect(rows(page.get_by_test_id("list-failed")).first).to_be_visible()
 
         assert _overflowing_cells(page) == []
         assert _tables_scrolling_sideways(page) == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert _outside_the_screen(page, "tr.record-main button, tr.record-main summary") == []
-        assert _outside_the_screen(page, "td.col-when time") == []
+        assert _outside_the_screen(page, "tbody button", "tbody td:last-child > a") == []
+        assert _outside_the_screen(page, "tbody time") == []
         shots(page, f"{tab.lower().replace(' ', '-')}-{width}")
     # The longest number wraps inside its own cell.
-    number = page.get_by_test_id("record-number").filter(has_text=LONG_NUMBER).first
-    cell = number.locator("xpath=ancestor::th[1]")
-    number_box, cell_box = number.bounding_box(), cell.bounding_box()
-    assert number_box["x"] + number_box["width"] <= cell_box["x"] + cell_box["width"]
+    cell = page.locator("table.records.aligned tbody th").filter(has_text=LONG_NUMBER).first
+    assert cell.evaluate("cell => cell.scrollWidth <= cell.clientWidth")
+    assert cell.evaluate("cell => cell.getBoundingClientRect().height") > 40
 
 
 def _table_roles(page: Page) -> dict[str, int]:
@@ -122,8 +132,8 @@ def test_on_a_tablet_vendor_project_and_status_move_under_the_title_and_stay_tab
         open_erp_tool(page, "Northwind Builders")
         row = record_row(record_list(page, "Commitments - Synced with Sage 300 CRE®"), commitment.pk)
         title, vendor, project, status = (
-            row.locator(f"tr.record-main > .col-{name}").bounding_box()
-            for name in ("title", "vendor", "project", "status")
+            row_cell(row, column).bounding_box()
+            for column in (2, 4, 3, 6)  # title, vendor, project, status
         )
         if width == 820:
             # One under the other, in the title's column.
@@ -133,7 +143,7 @@ def test_on_a_tablet_vendor_project_and_status_move_under_the_title_and_stay_tab
         else:
             assert title["x"] < project["x"] < vendor["x"] < status["x"]
             assert title["y"] == project["y"] == vendor["y"] == status["y"]
-        expect(row.locator(".col-vendor")).to_have_text(commitment.vendor.name)
+        expect(row_cell(row, 4)).to_have_text(commitment.vendor.name)
         # Each value once in the row, in the markup as on screen.
         assert row.inner_text().count(commitment.vendor.name) == 1
         assert row.evaluate("row => row.outerHTML").count(commitment.vendor.name) == 1
@@ -153,7 +163,7 @@ def test_on_a_phone_the_table_scrolls_under_buttons_that_stay_in_view(demo, new_
     open_tab(page, "Commitments")
 
     assert _tables_scrolling_sideways(page) > 0
-    assert _outside_the_screen(page, "tr.record-main button, tr.record-main summary") == []
+    assert _outside_the_screen(page, "tbody button", "tbody td:last-child > a") == []
     synced = record_list(page, "Commitments - Synced with Sage 300 CRE®")
     unlink = synced.get_by_role("button", name="Unlink").first
     # Scrolled to either end, the buttons are where they were.
@@ -207,6 +217,35 @@ def test_enabled_unlink_is_a_clear_button_and_disabled_unlink_looks_disabled(dem
     assert max(red, green, blue) - min(red, green, blue) < 30 and 100 < red < 180, off
     assert _rgb(off["backgroundColor"]) != (255, 255, 255)
     assert off["cursor"] == "not-allowed"
+
+
+def test_a_rows_buttons_and_cells_are_styled_by_their_column_without_classes(demo, new_context, shots):
+    """A row carries no classes: Export is the filled button, Reject a quiet one beside
+    it, the status a badge, the amount right-aligned, the number in monospace."""
+    ready = Commitment.objects.filter(company__name="Northwind Builders", export_state="ready").first()
+    assert ready is not None
+    page = sign_in(new_context(), "approver")
+    open_erp_tool(page, "Northwind Builders")
+    row = record_row(record_list(page, "Commitments - Ready to Export"), ready.pk)
+    export, reject = row.get_by_role("button", name="Export"), row.get_by_role("link", name="Reject")
+    expect(export).to_be_enabled()
+    shots(page, "ready-row")
+
+    filled = _style(export, "color", "backgroundColor", "borderTopLeftRadius")
+    assert _rgb(filled["color"]) == (255, 255, 255) and filled["borderTopLeftRadius"] != "0px", filled
+    red, green, blue = _rgb(filled["backgroundColor"])
+    assert blue > red + 60, filled
+    quiet = _style(reject, "backgroundColor", "borderTopWidth", "display", "textDecorationLine")
+    assert quiet["backgroundColor"] == "rgba(0, 0, 0, 0)" and quiet["borderTopWidth"] == "1px", quiet
+    assert quiet["display"] == "inline-flex" and quiet["textDecorationLine"] == "none", quiet
+    # Side by side, Reject after Export, both inside the row's last cell.
+    export_box, reject_box, cell = export.bounding_box(), reject.bounding_box(), row_cell(row, 9).bounding_box()
+    assert export_box["x"] + export_box["width"] < reject_box["x"] and export_box["y"] == reject_box["y"]
+    assert cell["x"] <= export_box["x"] and reject_box["x"] + reject_box["width"] <= cell["x"] + cell["width"]
+    badge = _style(row_cell(row, 6).locator("b"), "borderTopLeftRadius", "backgroundColor")
+    assert badge["borderTopLeftRadius"] == "999px" and _rgb(badge["backgroundColor"]) != (255, 255, 255)
+    assert _style(row_cell(row, 5), "textAlign")["textAlign"] == "right"
+    assert "mono" in _style(row_cell(row, 1), "fontFamily")["fontFamily"].lower()
 
 
 def test_no_page_of_the_tool_is_wider_than_a_tablet_in_portrait(demo, new_context, shots):

@@ -12,7 +12,14 @@ from playwright.sync_api import Page, expect
 from accounts.models import Project
 from erp_integrations.models import Commitment, CommitmentLineItem, ExportState, Vendor
 from erp_integrations.sandbox.services import sandbox_records
-from tests.browser.steps import expect_green, expect_red, open_erp_tool, sign_in
+from tests.browser.steps import (
+    expect_green,
+    expect_red,
+    open_erp_tool,
+    record_row,
+    rows,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -159,21 +166,21 @@ def test_a_commitment_waits_for_its_vendor_then_exports(demo, new_context, shots
     open_erp_tool(page, COMPANY)
     ready = page.get_by_role("region", name="Commitments - Ready to Export")
     ready.get_by_role("searchbox").fill("SC-900")
-    row = ready.locator(f'[data-testid="record-row"][data-record-id="{commitment.pk}"]')
+    row = record_row(ready, commitment.pk)
     # The search has answered: its row is the list's only one (a late answer would replace
     # the list, and the refusal with it).
-    expect(ready.locator('[data-testid="record-row"]')).to_have_count(1)
+    expect(rows(ready)).to_have_count(1)
     expect(row).to_be_visible()
 
     reply = post_from(page, row.get_by_role("button", name=re.compile("^Export SC-900")), "/export/")
 
     assert reply.status == 422
-    message = page.locator(f'[data-record-id="{commitment.pk}"]').get_by_test_id("row-message")
+    message = record_row(page, commitment.pk).get_by_test_id("row-message")
     expect_red(message, "Vendor Cascade Plumbing is not linked with Sage 300 CRE® yet")
     shots(page, "commitment-refused")
     # The link under the refusal (the Failed to Export list, refreshed meanwhile, shows the
     # same record with its own "Link Vendor Cascade Plumbing").
-    page.locator(f'[data-record-id="{commitment.pk}"]').get_by_test_id("blocking-link").filter(
+    record_row(page, commitment.pk).get_by_test_id("blocking-link").filter(
         has_text="Vendor Cascade Plumbing"
     ).click()
 
@@ -191,11 +198,11 @@ def test_a_commitment_waits_for_its_vendor_then_exports(demo, new_context, shots
         "link", name="Commitments", exact=True
     ).click()
     failed = page.get_by_role("region", name="Commitments - Failed to Export")
-    row = failed.locator(f'[data-testid="record-row"][data-record-id="{commitment.pk}"]')
+    row = record_row(failed, commitment.pk)
     expect(row).to_be_visible()
     post_from(page, row.get_by_role("button", name=re.compile("^Export SC-900")), "/export/")
     expect_green(
-        page.locator(f'[data-record-id="{commitment.pk}"]').get_by_test_id("row-message"),
+        record_row(page, commitment.pk).get_by_test_id("row-message"),
         re.compile(r"Exported to Sage 300 CRE® as JC-\d+"),
     )
     shots(page, "commitment-exported")

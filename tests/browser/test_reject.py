@@ -15,6 +15,7 @@ from tests.browser.steps import (
     open_erp_tool,
     open_tab,
     record_list,
+    rows,
     sign_in,
 )
 
@@ -26,9 +27,9 @@ REJECTED = re.compile(r"was rejected\. It can be edited and sent to accounting a
 
 
 def _first_ready_row(page):
-    row = record_list(page, READY).get_by_test_id("record-row").first
+    row = rows(record_list(page, READY)).first
     expect(row).to_be_visible()
-    record = Commitment.objects.get(pk=int(row.get_attribute("data-record-id")))
+    record = Commitment.objects.get(pk=int(row.get_attribute("id").rpartition("-")[2]))
     assert record.export_state == ExportState.READY
     return row, record
 

@@ -15,6 +15,7 @@ from tests.browser.steps import (
     assert_not_reloaded,
     click_row_action,
     delete_in_sandbox_console,
+    erp_id,
     expect_green,
     expect_red,
     mark_page,
@@ -22,6 +23,7 @@ from tests.browser.steps import (
     open_tab,
     record_list,
     record_row,
+    rows,
     search_list,
     sign_in,
 )
@@ -55,8 +57,8 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
     synced = record_list(page, SYNCED)
     search_list(page, synced, old_erp_id)
     row = record_row(synced, invoice.pk)
-    expect(row.get_by_test_id("erp-id")).to_have_text(old_erp_id)
-    expect(synced.get_by_test_id("record-row")).to_have_count(1)
+    expect(erp_id(row)).to_have_text(old_erp_id)
+    expect(rows(synced)).to_have_count(1)
     shots(page, "located-in-synced-list")
 
     # 4. Click Unlink while the requisition is still in Sage 100 Contractor®: red, in place.
@@ -130,7 +132,7 @@ def test_invoice_deleted_in_sage_100_contractor_unlinks_after_the_sync_and_expor
     assert new_erp_id and new_erp_id != old_erp_id
     expect(ready_row.get_by_test_id("row-message")).to_contain_text(new_erp_id)
     synced_row = record_row(record_list(page, SYNCED), invoice.pk)
-    expect(synced_row.get_by_test_id("erp-id")).to_have_text(new_erp_id)
-    expect(synced_row.get_by_test_id("erp-id")).to_have_text(re.compile(r"^RQ\d{6}$"))
+    expect(erp_id(synced_row)).to_have_text(new_erp_id)
+    expect(erp_id(synced_row)).to_have_text(re.compile(r"^RQ\d{6}$"))
     expect(synced_row.get_by_role("button", name="Unlink")).to_be_enabled()
     shots(page, "synced-with-new-erp-id")

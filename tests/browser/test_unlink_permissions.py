@@ -8,7 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from erp_integrations.models import AuditEntry, Commitment, ExportState
-from tests.browser.steps import expect_red, open_erp_tool, open_tab, record_list, record_row, sign_in
+from tests.browser.steps import (
+    expect_red,
+    open_erp_tool,
+    open_tab,
+    record_list,
+    record_row,
+    rows,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -38,7 +46,7 @@ def test_pm_sees_unlink_disabled_with_the_missing_privilege_named(demo, new_cont
     # Every Unlink in the list is disabled for pm, not only this one.
     expect(synced.get_by_role("button", name="Unlink", disabled=False)).to_have_count(0)
     # Export on a ready record needs the same three; pm lacks the same one.
-    ready_row = record_list(page, READY).get_by_test_id("record-row").first
+    ready_row = rows(record_list(page, READY)).first
     expect(ready_row.get_by_role("button", name="Export")).to_be_disabled()
     expect(ready_row.get_by_role("button", name="Export")).to_have_accessible_description(
         re.compile(r"Export and Reject need the 'Can Push to Accounting' privilege")

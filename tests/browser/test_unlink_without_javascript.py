@@ -19,6 +19,7 @@ from tests.browser.steps import (
     open_tab,
     record_list,
     record_row,
+    rows,
     sign_in,
 )
 
@@ -51,7 +52,7 @@ def test_unlink_works_as_a_plain_form_without_javascript(demo, new_context, shot
     expect(page).to_have_url(in_synced_list)
     synced = record_list(page, SYNCED)
     row = record_row(synced, commitment.pk)
-    expect(synced.get_by_test_id("record-row")).to_have_count(1)
+    expect(rows(synced)).to_have_count(1)
     shots(page, "located-without-javascript")
 
     # Unlink: POST, redirect back to the same list scrolled to the row, and the

@@ -9,6 +9,7 @@ from django.urls import reverse
 from erp_integrations.models import Commitment, ErpLink
 from erp_integrations.sandbox.models import Sage300Record
 from tests import factories
+from tests.erp_integrations.views.tool_world import rows
 from tests.hostile.support import AUTH_VIEWS, company_world, product_routes, url_for
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(databases="__all__")]
@@ -78,7 +79,7 @@ def test_searches_and_row_messages_escape_hostile_text(hostile, signed_in):
         _assert_escaped(client.get(tab, {"synced-q": term}), f"search {term!r}")
         found = client.get(synced_list, {"synced-q": term}, headers=htmx)
         _assert_escaped(found, f"HTMX search {term!r}")
-        assert "record-row" in found.text, f"searching {term!r} should find the hostile record"
+        assert rows(found.text), f"searching {term!r} should find the hostile record"
 
     def action(record):
         return reverse(

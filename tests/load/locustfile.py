@@ -103,7 +103,7 @@ class Approver(HttpUser):
             name="synced list, next page (HTMX)",
             catch_response=True,
         ) as response:
-            if response.status_code != 200 or "record-row" not in response.text:
+            if response.status_code != 200 or "<tbody id=" not in response.text:
                 response.failure(f"no rows ({response.status_code})")
                 return
             found = NEXT_CURSOR.search(response.text)

@@ -3,8 +3,9 @@
     python tests/load/page_weight.py page.html
 
 ``run_load.py --wrk`` prints this for the Commitments tab it measures. A row is a record's
-``<tbody>`` (``data-list`` names its list); the frame is everything else. Attributes are
-counted with the space before them, their name, ``=`` and their quoted value, as sent.
+``<tbody>`` (its id begins with its list's name: ``synced-commitment-7``); the frame is
+everything else. Attributes are counted with the space before them, their name, ``=``
+and their quoted value, as sent.
 
 The *floor* is what the page would weigh with none of the bytes that only style it,
 hook tests or htmx onto it, or indent it: every ``class``, ``data-*`` and ``hx-*``
@@ -25,7 +26,7 @@ _TAG = re.compile(r"<!--.*?-->|<[!/]?[a-zA-Z][^>]*>", re.S)
 #: One attribute of a start tag, with the white space before it.
 _ATTRIBUTE = re.compile(r"""\s+([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?""")
 _ROW = re.compile(r'<tbody id="[^"]*".*?</tbody>', re.S)
-_LIST = re.compile(r'data-list="([^"]*)"')
+_LIST = re.compile(r'<tbody id="([a-z]+)-')
 _BETWEEN_TAGS = re.compile(r">(\s+)<")
 #: End tags HTML lets a page leave out (the parser closes these elements by itself).
 _OPTIONAL_END = re.compile(r"</(?:td|th|tr|tbody|thead|li|p|option|dt|dd)>")

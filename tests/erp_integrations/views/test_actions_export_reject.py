@@ -15,6 +15,7 @@ from tests import factories
 from tests.erp_integrations.views.tool_world import (
     ERP_STANDARD,
     PRIVILEGE,
+    action_tags,
     action_url,
     build_world,
     client_for,
@@ -66,7 +67,7 @@ def test_export_moves_the_commitment_to_synced_and_says_so_in_its_place():
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.SYNCED and commitment.erp_id.startswith("JC-")
     body = response.content.decode().strip()
-    assert body.startswith(f'<tbody id="ready-commitment-{commitment.pk}" class="record record-done"')
+    assert body.startswith(f'<tbody id="ready-commitment-{commitment.pk}" class="record-done"')
     # Named with its project: every project has its SC-12.
     assert row_message(response) == (
         f"Commitment SC-12, Harbor Tower — Exported to Sage 300 CRE® as {commitment.erp_id}."
@@ -143,10 +144,8 @@ def test_retrying_a_failed_export_that_fails_again_keeps_the_row_with_the_messag
     assert response.status_code == HTTPStatus.BAD_GATEWAY
     body = response.content.decode()
     # Still in the Failed list: the whole row, the ERP's latest error and the message.
-    assert body.strip().startswith(
-        f'<tbody id="failed-commitment-{commitment.pk}" class="record has-message"'
-    )
-    assert 'data-testid="export-button"' in body
+    assert body.strip().startswith(f'<tbody id="failed-commitment-{commitment.pk}" class="has-message"')
+    assert action_tags(body, "export")
     assert 'data-testid="export-error"' in body and "is not responding" in body
     assert "HX-Trigger" not in response.headers
 
@@ -217,7 +216,7 @@ def test_reject_without_a_reason_is_422_and_the_row_stays():
     assert (
         response.content.decode()
         .strip()
-        .startswith(f'<tbody id="ready-commitment-{commitment.pk}" class="record has-message"')
+        .startswith(f'<tbody id="ready-commitment-{commitment.pk}" class="has-message"')
     )
     commitment.refresh_from_db()
     assert commitment.export_state == ExportState.READY

@@ -19,6 +19,7 @@ from erp_integrations.services.data_version import company_data_version, fold
 from erp_integrations.services.sync import connection_sync
 from erp_integrations.views.tool import LIST_CACHE
 from tests.erp_integrations.views.tool_world import (
+    action_tags,
     build_world,
     client_for,
     htmx_get,
@@ -165,7 +166,7 @@ def test_users_with_other_access_do_not_share_a_kept_list():
 
 def _unlink_button(client, world) -> str:
     body = client.get(tab_url(world.company)).content.decode()
-    (button,) = re.findall(r'<button [^>]*data-testid="unlink-button"[^>]*>', body)
+    (button,) = action_tags(body, "unlink")
     return button
 
 

@@ -8,6 +8,7 @@ form. Either form rejects the record.
 import html
 import re
 from http import HTTPStatus
+from urllib.parse import quote, urljoin
 
 import pytest
 from django.urls import reverse
@@ -15,6 +16,7 @@ from django.urls import reverse
 from erp_integrations.models import ExportState
 from tests import factories
 from tests.erp_integrations.views.tool_world import (
+    action_tags,
     build_world,
     client_for,
     csrf_token,
@@ -28,12 +30,12 @@ from tests.erp_integrations.views.tool_world import (
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.embedded]
 
 
-def reject_link(body: str, record) -> str:
-    """The href of the Reject link in the record's ready row."""
+def reject_link(body: str, record, page: str) -> str:
+    """Where the Reject link in the record's ready row leads from ``page`` (its href is
+    relative, as a browser resolves it)."""
     row = body.split(f'id="ready-commitment-{record.pk}"')[1].split("</tbody>")[0]
-    match = re.search(r'<a [^>]*href="([^"]+)"[^>]*data-testid="reject-open"', row)
-    assert match, row
-    return html.unescape(match.group(1))
+    (link,) = action_tags(row, "reject")
+    return urljoin(page, html.unescape(re.search(r'href="([^"]+)"', link).group(1)))
 
 
 def test_a_ready_row_links_to_the_reject_form_instead_of_carrying_it():
@@ -43,21 +45,34 @@ def test_a_ready_row_links_to_the_reject_form_instead_of_carrying_it():
     body = client_for(world.approver).get(tab_url(world.company)).content.decode()
 
     row = body.split(f'id="ready-commitment-{ready.pk}"')[1].split("</tbody>")[0]
-    assert 'data-testid="reject-open"' in row
     assert "<textarea" not in row and "reject-reason" not in row
-    link = reject_link(body, ready)
-    assert link == reverse("erp_reject_form", args=[world.company.pk, "commitments", ready.pk]) + (
-        f"?next=/companies/{world.company.pk}/erp/commitments/"
-    )
+    # From the tab's first page the form goes back to the tab, its default: no ?next=.
+    link = reject_link(body, ready, tab_url(world.company))
+    assert link == reverse("erp_reject_form", args=[world.company.pk, "commitments", ready.pk])
     # The same address is fetched by HTMX, placed after the link.
-    assert f'hx-get="{link}"'.replace("&", "&amp;") in row and 'hx-swap="afterend"' in row
+    assert f'hx-get="{ready.pk}/reject/form/"' in row and 'hx-swap="afterend"' in row
+
+
+def test_from_a_sorted_page_the_reject_form_goes_back_to_that_page():
+    world = build_world()
+    ready = ready_commitment(world)
+    client = client_for(world.approver)
+    sorted_page = tab_url(world.company) + "?ready-sort=number"
+
+    link = reject_link(client.get(sorted_page).content.decode(), ready, sorted_page)
+
+    assert link == reverse("erp_reject_form", args=[world.company.pk, "commitments", ready.pk]) + (
+        "?next=" + quote(sorted_page, safe="/")
+    )
+    body = client.get(link).content.decode()
+    assert f'name="next" value="{html.escape(sorted_page)}"' in body
 
 
 def test_without_javascript_the_reject_page_rejects_and_goes_back_to_the_tab():
     world = build_world()
     ready = ready_commitment(world)
     client = client_for(world.approver)
-    link = reject_link(client.get(tab_url(world.company)).content.decode(), ready)
+    link = reject_link(client.get(tab_url(world.company)).content.decode(), ready, tab_url(world.company))
 
     page = client.get(link)
 
@@ -90,7 +105,7 @@ def test_with_htmx_the_reject_form_comes_as_a_dialog_that_swaps_the_row():
     ready = ready_commitment(world)
     client = client_for(world.approver)
     page = tab_url(world.company)
-    link = reject_link(client.get(page).content.decode(), ready)
+    link = reject_link(client.get(page).content.decode(), ready, page)
 
     fragment = htmx_get(client, link, current=page)
 

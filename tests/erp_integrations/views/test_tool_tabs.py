@@ -2,8 +2,9 @@
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
+from urllib.parse import urljoin
 
 import pytest
 from django.utils import timezone
@@ -12,6 +13,8 @@ from erp_integrations.models import Commitment, ExportState
 from tests import factories
 from tests.erp_integrations.views.tool_world import (
     PRIVILEGE,
+    action_tags,
+    action_url,
     build_world,
     client_for,
     delete_in_erp_and_sync,
@@ -76,8 +79,9 @@ def test_a_synced_row_shows_number_title_project_vendor_amount_status_erp_id_and
     assert "227,500.00" in row_text
     assert "Approved" in row_text
     assert commitment.erp_id in row_text and commitment.erp_id.startswith("JC-")
-    assert f'datetime="{commitment.linked_at.isoformat()}"' in row
-    assert 'data-testid="unlink-button"' in row
+    # The machine-readable time in UTC, to the second.
+    assert f'datetime="{commitment.linked_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"' in row
+    assert action_tags(row, "unlink")
 
 
 def test_an_invoice_row_shows_its_billing_period_and_commitment():
@@ -133,7 +137,7 @@ def test_titles_and_vendor_names_are_escaped():
     assert "<script>alert" not in body and "<b>Bold</b>" not in body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Sons" in body
-    assert 'data-record-number="SC-&lt;1&gt;"' in body
+    assert row_numbers(response, "synced") == ["SC-&lt;1&gt;"]
 
 
 def test_the_approver_gets_working_buttons():
@@ -144,18 +148,24 @@ def test_the_approver_gets_working_buttons():
     body = client_for(world.approver).get(tab_url(world.company)).content.decode()
 
     unlink = body.split(f'id="synced-commitment-{synced.pk}"')[1].split("</tbody>")[0]
-    assert f'hx-post="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
-    assert 'hx-disabled-elt="this"' in unlink
+    # The row's addresses are relative to the tab's, where the row is shown: from there
+    # they are the record's action, with htmx and without JavaScript alike.
+    (button,) = action_tags(unlink, "unlink")
+    assert f'hx-post="{synced.pk}/unlink/"' in button
+    assert urljoin(tab_url(world.company), f"{synced.pk}/unlink/") == action_url(synced, "unlink")
     # Without JavaScript the button posts its list's form (CSRF token, the page to come
-    # back to) to its own address; with htmx the row's <tbody> is the target, as the table says.
-    assert f'formaction="/companies/{world.company.pk}/erp/commitments/{synced.pk}/unlink/"' in unlink
-    assert 'form="commitments-synced-act"' in unlink
+    # back to) to its own address; with htmx the row's <tbody> is the target, and the
+    # button is disabled while it runs, as the table says.
+    assert f'formaction="{synced.pk}/unlink/"' in button
+    assert 'form="commitments-synced-act"' in button
     table = body.split('id="commitments-synced-act"')[1].split("<tbody")[0]
     assert 'name="csrfmiddlewaretoken"' in table and 'name="next"' in table
     assert 'hx-target="closest tbody" hx-swap="outerHTML"' in table
+    assert 'hx-disabled-elt="closest button, closest a"' in table
     assert " disabled" not in unlink
     row = body.split(f'id="ready-commitment-{ready.pk}"')[1].split("</tbody>")[0]
-    assert 'data-testid="export-button"' in row and 'data-testid="reject-open"' in row
+    assert action_tags(row, "export") and action_tags(row, "reject")
+    assert urljoin(tab_url(world.company), f"{ready.pk}/export/") == action_url(ready, "export")
     assert 'data-testid="denied-reason"' not in body
 
 
@@ -166,7 +176,7 @@ def test_pm_without_the_privilege_sees_disabled_buttons_and_why():
     body = client_for(world.pm).get(tab_url(world.company)).content.decode()
 
     row = body.split(f'id="synced-commitment-{synced.pk}"')[1].split("</tbody>")[0]
-    button = re.search(r"<button[^>]*unlink-button[^>]*>", row, re.S).group(0)
+    (button,) = action_tags(row, "unlink")
     assert "disabled" in button and "hx-post" not in button
     # A list of one row too says why once, above the list, not under the row.
     assert 'data-testid="denied-reason"' not in row

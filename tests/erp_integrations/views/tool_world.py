@@ -232,6 +232,30 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
 
 
+#: A record's row in a tool's list (erp/tab.html#record): its <tbody>, whose id is
+#: "<list>-<kind>-<record id>", and the record's number (as sent) in its first cell.
+ROW = re.compile(
+    r'<tbody id="(?P<list>[a-z]+)-(?P<kind>[a-z-]+)-(?P<pk>\d+)"[^>]*>\s*<tr>\s*'
+    r'<th scope="row">(?:<input[^>]*> )?(?P<number>[^<]*)</th>'
+)
+
+
+def rows(body: str, list_slug: str | None = None) -> list[re.Match]:
+    """The rows of a page or fragment, in page order; of one list if ``list_slug``."""
+    return [row for row in ROW.finditer(body) if list_slug in (None, row["list"])]
+
+
 def row_numbers(response, list_slug: str) -> list[str]:
     """The record numbers of one list's rows, in page order."""
-    return re.findall(rf'data-record-number="([^"]*)" data-list="{list_slug}"', response.content.decode())
+    return [row["number"] for row in rows(response.content.decode(), list_slug)]
+
+
+def action_tags(body: str, action: str) -> list[str]:
+    """The start tags of the rows' buttons for ``action`` ("unlink", "export"), or for
+    "reject" of Reject's links (and its disabled buttons), in page order."""
+    if action == "reject":
+        pattern = r'<a\b[^>]*href="\d+/reject/form/[^"]*"[^>]*>'
+        pattern += r'|<button type="button" disabled aria-label="Reject [^>]*>'
+    else:
+        pattern = rf'<button\b[^>]*formaction="\d+/{action}/"[^>]*>'
+    return re.findall(pattern, body)
