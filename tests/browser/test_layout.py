@@ -239,9 +239,11 @@ def test_a_rows_buttons_and_cells_are_styled_by_their_column_without_classes(dem
     assert quiet["backgroundColor"] == "rgba(0, 0, 0, 0)" and quiet["borderTopWidth"] == "1px", quiet
     assert quiet["display"] == "inline-flex" and quiet["textDecorationLine"] == "none", quiet
     # Side by side, Reject after Export, both inside the row's last cell.
-    export_box, reject_box, cell = export.bounding_box(), reject.bounding_box(), row_cell(row, 9).bounding_box()
+    export_box, reject_box = export.bounding_box(), reject.bounding_box()
+    cell = row_cell(row, 9).bounding_box()
     assert export_box["x"] + export_box["width"] < reject_box["x"] and export_box["y"] == reject_box["y"]
-    assert cell["x"] <= export_box["x"] and reject_box["x"] + reject_box["width"] <= cell["x"] + cell["width"]
+    assert cell["x"] <= export_box["x"]
+    assert reject_box["x"] + reject_box["width"] <= cell["x"] + cell["width"]
     badge = _style(row_cell(row, 6).locator("b"), "borderTopLeftRadius", "backgroundColor")
     assert badge["borderTopLeftRadius"] == "999px" and _rgb(badge["backgroundColor"]) != (255, 255, 255)
     assert _style(row_cell(row, 5), "textAlign")["textAlign"] == "right"
