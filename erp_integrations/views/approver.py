@@ -151,7 +151,7 @@ def _row_in_place(request, tool: Tool, spec, list_slug: str, row, record, here: 
         "tool": tool,
         "erp_name": tool.erp_name,
         "record": record,
-        "row": record_row(tool, spec, record, list_slug) if stays else None,
+        "row": record_row(tool, spec, record, list_slug, here=here) if stays else None,
         "list_slug": list_slug,
         "message": row.message,
         "record_ref": record_ref(spec, record, row.message),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -109,7 +109,8 @@ def list_title(tab: RecordKind, list_slug: str, erp_name: str) -> str:
 class RowAction:
     name: str
     label: str
-    #: Relative to the tab's address: "<record id>/<action>/".
+    #: Relative to the tab's address: "<record id>/<action>/"; Reject's is its form's
+    #: ("<record id>/reject/form/", see ``record_row``).
     url: str
     decision: Decision
     #: The button's accessible name, with its record: "Unlink SC-001, Harbor Tower". A
@@ -318,15 +319,20 @@ def _display(kind: RecordKind, record, list_slug: str) -> RowDisplay:
     )
 
 
-def record_row(tool: Tool, tab: RecordKind, record, list_slug: str) -> RecordRow:
+def record_row(tool: Tool, tab: RecordKind, record, list_slug: str, *, here: str) -> RecordRow:
+    """A record's row in ``list_slug``, shown on the page at ``here`` (the tab's address,
+    with the lists' query if any)."""
     # Decisions come from the access loaded once for the request: no query per row.
     named = f"{tab.button_label(record)}, {record.project.name}"
+    # Reject's form goes back to the tab by default; to any other page of it by name.
+    back = f"?next={quote(here, safe='/')}" if "?" in here else ""
     actions = [
         RowAction(
             name=name,
             label=name.capitalize(),
-            # Relative to the tab's address, where every row is shown ("erp_action").
-            url=f"{record.pk}/{name}/",
+            # Relative to the tab's address, where every row is shown ("erp_action";
+            # Reject fetches its reason's form, "erp_reject_form").
+            url=f"{record.pk}/reject/form/{back}" if name == "reject" else f"{record.pk}/{name}/",
             decision=tool.access.check(ACTION_PERMISSIONS[name], record.project),
             aria_label=f"{name.capitalize()} {named}",
         )
@@ -402,6 +408,10 @@ def _row_key(row: RecordRow, *, here: str, erp_name: str) -> tuple:
         row.reason_in_list,
         row.denied_id,
         tuple(row.denied_reasons),
+        # A row without a message names its page only in Reject's address (above), off
+        # the tab's first page. Kept whole, so each address renders its rows afresh: the
+        # load test's "nothing kept" measures that; without it, the synced rows (no
+        # Reject) would be shared between a list's sorts, searches and pages.
         here,
         erp_name,
         timezone.get_current_timezone_name(),
@@ -600,7 +610,7 @@ def _list_context(
                 "query": link(sort=next_sort),
             }
         )
-    rows = [record_row(tool, tab, record, list_slug) for record in page.rows]
+    rows = [record_row(tool, tab, record, list_slug, here=head["here"]) for record in page.rows]
     # When every row is refused for the same reason (the user lacks the privilege, or
     # the level on ERP Integrations), say it once above the list, not on every row:
     # a list of one row too.
@@ -949,7 +959,7 @@ def record_action(
         "record": record if fresh is None else fresh,
         # The row itself while the record is still in the list it was shown in; else
         # only the message, where the row was.
-        "row": record_row(tool, spec, fresh, list_slug) if stays else None,
+        "row": record_row(tool, spec, fresh, list_slug, here=here) if stays else None,
         "list_slug": list_slug,
         "message": result.message,
         "record_ref": record_ref(spec, record if fresh is None else fresh, result.message),
