@@ -136,24 +136,42 @@ def direct_export_enabled(*, company_id: int, kind: RecordKind) -> bool:
 
 
 def record_export(
-    *, kind: RecordKind, user: User, record_id: int, access: CompanyAccess | None = None
+    *,
+    kind: RecordKind,
+    user: User,
+    record_id: int,
+    company_id: int | None = None,
+    access: CompanyAccess | None = None,
 ) -> ActionResult:
     """Export a ready (or failed, to retry) record to the company's ERP and link it.
 
-    ``access``: the user's access to the company, when the caller has loaded it already.
+    ``company_id``: only a record of that company (else ``NotFound``). ``access``: the
+    user's access to the company, when the caller has loaded it already.
     """
     with refusals_audited(user=user, action=AuditEntry.Action.EXPORT):
-        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.EXPORT, access=access)
-    return _export(kind, record, user=user)
+        record, _ = load_record(
+            kind, user=user, record_id=record_id, action=Action.EXPORT, access=access, company_id=company_id
+        )
+    was = record.export_state
+    return replace(_export(kind, record, user=user), was=was)
 
 
 def record_reject(
-    *, kind: RecordKind, user: User, record_id: int, reason: str, access: CompanyAccess | None = None
+    *,
+    kind: RecordKind,
+    user: User,
+    record_id: int,
+    reason: str,
+    company_id: int | None = None,
+    access: CompanyAccess | None = None,
 ) -> ActionResult:
     """Ready or failed → rejected with the reason; the record is editable again."""
     with refusals_audited(user=user, action=AuditEntry.Action.REJECT):
-        record, _ = load_record(kind, user=user, record_id=record_id, action=Action.REJECT, access=access)
-    return _reject(kind, record, user=user, reason=reason)
+        record, _ = load_record(
+            kind, user=user, record_id=record_id, action=Action.REJECT, access=access, company_id=company_id
+        )
+    was = record.export_state
+    return replace(_reject(kind, record, user=user, reason=reason), was=was)
 
 
 # --- wording --------------------------------------------------------------------------

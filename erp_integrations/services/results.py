@@ -28,7 +28,9 @@ class ActionResult:
     """What an action did and the message to show.
 
     ``blocking``: the records that stand in the way (linked children of a commitment
-    being unlinked), with their kinds, so a page can name and link each.
+    being unlinked), with their kinds, so a page can name and link each. ``was``: the
+    record's export state when the action read it, before it acted (the list a page
+    showed it in), where the service says.
     """
 
     ok: bool
@@ -36,6 +38,7 @@ class ActionResult:
     outcome: Outcome = Outcome.DONE
     record: Any = None
     blocking: tuple[tuple[Any, Any], ...] = ()
+    was: str | None = None
 
     @classmethod
     def success(cls, message: str, record=None) -> ActionResult:

@@ -15,6 +15,7 @@ or not, is kept in the audit trail in that same transaction.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Value
@@ -32,19 +33,28 @@ CHILDREN_NAMED = 10
 
 
 def record_unlink(
-    *, kind: RecordKind, user, record_id: int, access: CompanyAccess | None = None
+    *,
+    kind: RecordKind,
+    user,
+    record_id: int,
+    company_id: int | None = None,
+    access: CompanyAccess | None = None,
 ) -> ActionResult:
     """Unlink one record once the last completed sync saw its ERP record gone.
 
-    ``access``: the user's access to the company, when the caller has loaded it already.
-    A refusal for want of a permission is kept in the audit trail too (outside the
-    transaction it rolls back), then raised.
+    ``company_id``: only a record of that company (else ``NotFound``). ``access``: the
+    user's access to the company, when the caller has loaded it already. A refusal for
+    want of a permission is kept in the audit trail too (outside the transaction it
+    rolls back), then raised. The result's record is the one read under the lock, as it
+    is after the attempt, and ``was`` its state before.
     """
     with refusals_audited(user=user, action=AuditEntry.Action.UNLINK):
-        return _unlink(kind=kind, user=user, record_id=record_id, access=access)
+        return _unlink(kind=kind, user=user, record_id=record_id, company_id=company_id, access=access)
 
 
-def _unlink(*, kind: RecordKind, user, record_id: int, access: CompanyAccess | None) -> ActionResult:
+def _unlink(
+    *, kind: RecordKind, user, record_id: int, company_id: int | None, access: CompanyAccess | None
+) -> ActionResult:
     with transaction.atomic():
         # 1) The record, its row locked, with company, connection and project. Reading
         # it under the lock means it is judged as it is now, not as it was a moment
@@ -58,8 +68,15 @@ def _unlink(*, kind: RecordKind, user, record_id: int, access: CompanyAccess | N
         # 2-3) The user's directory entry and project levels, unless the caller passed
         # them for this user and the record's own company. Outsiders get NotFound.
         record, _ = load_record(
-            kind, user=user, record_id=record_id, action=Action.UNLINK, access=access, queryset=locking
+            kind,
+            user=user,
+            record_id=record_id,
+            action=Action.UNLINK,
+            access=access,
+            company_id=company_id,
+            queryset=locking,
         )
+        was = record.export_state
         # 4) Its live link, locked too: the sync's marks are written to the link's row,
         # so a run finishing now either waits for us or has committed what we read.
         link = (
@@ -79,7 +96,7 @@ def _unlink(*, kind: RecordKind, user, record_id: int, access: CompanyAccess | N
                 message=message,
                 erp_id=erp_id,
             )
-            return ActionResult.conflict(message, record, blocking=blocking)
+            return replace(ActionResult.conflict(message, record, blocking=blocking), was=was)
 
         if link is None:
             return refuse(
@@ -119,7 +136,7 @@ def _unlink(*, kind: RecordKind, user, record_id: int, access: CompanyAccess | N
             message=SUCCESS_MESSAGE,
             erp_id=link.erp_id,
         )
-    return ActionResult.success(SUCCESS_MESSAGE, record)
+    return replace(ActionResult.success(SUCCESS_MESSAGE, record), was=was)
 
 
 def _linked_children(kind: RecordKind, record: LinkedRecord) -> list[tuple[RecordKind, LinkedRecord]]:

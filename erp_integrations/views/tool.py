@@ -904,21 +904,29 @@ def record_action(
     Plain form: back to the page at the row (or its list), with the message there.
     """
     spec = TABS[tab]
-    record = selectors.record_for_company(kind=spec, company_id=tool.company.pk, record_id=record_id)
-    if record is None:
-        # Unknown ids and other companies' records alike.
-        raise NotFound("No such record in this company.")
-    shown_in = STATE_TO_LIST.get(record.export_state)
     extra = {"reason": request.POST.get("reason", "")} if action == "reject" else {}
     try:
-        # The service checks the permission with the access this request loaded already.
+        # The service reads the record, of this company only (unknown ids and other
+        # companies' records alike are NotFound: 404), and checks the permission with
+        # the access this request loaded already.
         result = ACTION_SERVICES[action](
-            kind=spec, user=request.user, record_id=record.pk, access=tool.access, **extra
+            kind=spec,
+            user=request.user,
+            record_id=record_id,
+            company_id=tool.company.pk,
+            access=tool.access,
+            **extra,
         )
     except AccessDenied as denied:
-        result = ActionResult(False, denied.decision.reason, Outcome.FORBIDDEN, record)
+        # Refused before it acted: the record as the permission check read it.
+        result = ActionResult(
+            False, denied.decision.reason, Outcome.FORBIDDEN, denied.record, was=denied.record.export_state
+        )
+    record = result.record
+    # The list the record was in when the action read it, before it acted.
+    shown_in = STATE_TO_LIST.get(result.was)
 
-    if action == "unlink" and result.ok and result.record is not None:
+    if action == "unlink" and result.ok:
         # Unlinked: the service's record, read under its lock, is the record as it is now.
         fresh = result.record
     else:

@@ -130,14 +130,14 @@ def test_an_htmx_unlink_reply_loads_the_users_access_once(django_assert_num_quer
     page = tab_url(world.company, "commitments")
     token = csrf_token(client, page)
 
-    # 1) session, 2) user, 3) directory entry with its company and connection, 4) project
-    # levels (the service checks with this access, it does not load its own), 5) the
-    # record; the service: SAVEPOINT, 6) the record, row locked, 7) its link, row
-    # locked, 8) linked invoices and CCOs (one UNION), 9) clear the record's link
-    # (UPDATE), 10) close the link (UPDATE), 11) audit entry (INSERT), RELEASE
-    # SAVEPOINT; the unlinked record is the service's (not read again); 12) the sync
-    # status (the last completed run and a run in progress, one UNION).
-    with django_assert_num_queries(14):
+    # 1) session, 2) user, 3) directory entry with its company and connection; the
+    # service: SAVEPOINT, 4) the record of this company, row locked (the view does not
+    # read it first), 5) project levels (the service checks with this access, it does
+    # not load its own), 6) its link, row locked, 7) linked invoices and CCOs (one
+    # UNION), 8) clear the record's link (UPDATE), 9) close the link (UPDATE), 10) audit
+    # entry (INSERT), RELEASE SAVEPOINT; the unlinked record is the service's (not read
+    # again); 11) the sync status (the last completed run and a run in progress, one UNION).
+    with django_assert_num_queries(13):
         response = post(client, action_url(commitment, "unlink"), htmx=True, token=token, current=page)
 
     assert response.status_code == HTTPStatus.OK
