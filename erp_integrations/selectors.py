@@ -50,7 +50,13 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.fields.tuple_lookups import (
+    Tuple,
+    TupleGreaterThan,
+    TupleGreaterThanOrEqual,
+    TupleLessThan,
+    TupleLessThanOrEqual,
+)
 from django.db.models.functions import Concat
 from django.db.models.lookups import Exact
 
@@ -268,6 +274,9 @@ class Page[T: Model]:
     #: How many rows of the list come before this page (0 on the first page), carried in
     #: the cursor; None when the cursor did not say.
     start: int | None = 0
+    #: The id of the row read past the page, which says there is a next page (read
+    #: forward only; None when there is none).
+    following: int | None = None
 
     @property
     def has_next(self) -> bool:
@@ -325,6 +334,7 @@ def _keyset_page[T: Model](
             company_id=company_id,
         )
     more = len(rows) > page_size
+    following = rows[page_size].pk if more and not backwards else None
     rows = rows[:page_size]
     if backwards:
         rows.reverse()
@@ -362,7 +372,65 @@ def _keyset_page[T: Model](
         next_cursor=cursor(rows[-1], after_this) if more else None,
         prev_cursor=cursor(rows[0], start) if after_key else None,
         start=start,
+        following=following,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PageShape:
+    """What decides whether a page of a list reads the same again (``page_still_shown``):
+    its rows' ids and the row read past it (``ids``), and its last row's sort key and
+    id (``last``; None when it has no rows or nothing follows it)."""
+
+    ids: frozenset[int]
+    last: tuple[Any, int] | None
+
+    @classmethod
+    def of(cls, kind: RecordKind, export_state: str, sort: str, page: Page) -> PageShape:
+        field = sort_keys(kind, export_state)[clean_sort(kind, export_state, sort).removeprefix("-")].field
+        ids = frozenset(row.pk for row in page.rows) | ({page.following} if page.following else frozenset())
+        last = (getattr(page.rows[-1], field), page.rows[-1].pk) if page.rows and page.has_next else None
+        return cls(ids, last)
+
+
+def page_still_shown(
+    *,
+    kind: RecordKind,
+    company_id: int,
+    export_state: str,
+    sort: str,
+    after: str,
+    shape: PageShape,
+    changed: frozenset[int],
+) -> bool:
+    """Whether a page of one of the tool's lists, without a search and read forward
+    (the first page, or one after a cursor), would show the same rows if read again, when
+    ``changed`` names every record of the kind that can have changed since it was read.
+
+    It would, unless a changed record was on it or was the row read past it (the next
+    page hangs on that one), or is in the list now where the page would show it: after
+    the cursor, and no later than the page's last row (anywhere, when nothing followed
+    the page). The comparison is the database's, as the page's own (text sorts by its
+    collation). Queries: none when nothing changed or a changed record was on the page;
+    else one.
+    """
+    if not changed:
+        return True
+    if changed & shape.ids:
+        return False
+    sort = clean_sort(kind, export_state, sort)
+    field = sort_keys(kind, export_state)[sort.removeprefix("-")].field
+    descending = sort.startswith("-")
+    row_key = Tuple(F(field), F("id"))
+    entering = kind.model.objects.filter(company_id=company_id, export_state=export_state, pk__in=changed)
+    after_cursor = _decode_cursor(after, sort, _key_parser(kind.model, field))
+    if after_cursor:
+        past_cursor = TupleLessThan if descending else TupleGreaterThan
+        entering = entering.filter(past_cursor(row_key, after_cursor[0]))
+    if shape.last is not None:
+        at_or_before = TupleGreaterThanOrEqual if descending else TupleLessThanOrEqual
+        entering = entering.filter(at_or_before(row_key, shape.last))
+    return not entering.exists()
 
 
 def record_list_page(

@@ -43,3 +43,7 @@ def _empty_cache():
     selectors._SEARCH_VERDICTS.clear()
     selectors._KEPT_MATCHES.clear()
     permissions._KEPT_LEVELS_KEYS.clear()
+    # And the lists kept across versions, which name the company by its id.
+    from erp_integrations.views.tool import LIST_SINCE
+
+    LIST_SINCE.clear()

@@ -32,6 +32,23 @@ def company_data_version(company_id: int) -> int | None:
         return cursor.fetchone()[0]
 
 
+def company_data_version_seen(company_id: int) -> tuple[int | None, Snapshot | None]:
+    """The company's data version and the snapshot of the statement that read it (see
+    ``snapshot``), so that what a reader after it reads can later be told unchanged by
+    ``changes_since``; (None, None) where the database keeps no marks. Query: one, on
+    PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return None, None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_BASE} + (SELECT count(*) FROM erp_integrations_datachange WHERE company_id = %s), "  # noqa: S608 - _BASE is this module's constant
+            f"pg_current_snapshot()::text, {_BASE}, pg_current_xact_id_if_assigned() IS NOT NULL",
+            [company_id, company_id, company_id],
+        )
+        version, *seen = cursor.fetchone()
+    return version, Snapshot(*seen)
+
+
 def fold(company_id: int) -> None:
     """Fold the company's marks into its count, in one statement: the version stays what
     it was, and counting the marks stays cheap. Each sync run does it first, whether it

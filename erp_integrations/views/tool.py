@@ -12,7 +12,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from functools import cached_property
 from urllib.parse import quote, urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -344,17 +345,18 @@ def record_row(tool: Tool, tab: RecordKind, record, list_slug: str, *, here: str
 
 
 # --- rows rendered once ----------------------------------------------------------------------
-class KeptHtml:
+class KeptHtml[V]:
     """HTML already rendered, in this process, by a key of everything it shows: a tuple of
     plain values kept as it is in a dict kept in order (no pickling and no hashing to
-    text, which a cache backend would add to every row of every page). The least
-    recently used go once there are ``size``. Nothing kept holds a secret (see
-    ``ROW_CACHE`` and ``LIST_CACHE``), so what one user's request kept may serve another's.
+    text, which a cache backend would add to every row of every page); ``V``: the HTML,
+    or the HTML with what it was read from. The least recently used go once there are
+    ``size``. Nothing kept holds a secret (see ``ROW_CACHE`` and ``LIST_CACHE``), so
+    what one user's request kept may serve another's.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._rows: OrderedDict[tuple, str] = OrderedDict()
+        self._rows: OrderedDict[tuple, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -364,7 +366,7 @@ class KeptHtml:
         with self._lock:
             self._rows.clear()
 
-    def get_many(self, keys: Iterable[tuple]) -> dict[tuple, str]:
+    def get_many(self, keys: Iterable[tuple]) -> dict[tuple, V]:
         found = {}
         with self._lock:
             for key in keys:
@@ -374,7 +376,7 @@ class KeptHtml:
                     found[key] = html
         return found
 
-    def set_many(self, rows: dict[tuple, str]) -> None:
+    def set_many(self, rows: dict[tuple, V]) -> None:
         with self._lock:
             self._rows.update(rows)
             while len(self._rows) > self.size:
@@ -386,7 +388,7 @@ class KeptHtml:
 #: record, link, buttons and page give the same HTML, whoever asks. Keyed by content, a
 #: row cannot be served stale: a change to the record, its link, the user's access or
 #: the page makes a new key. A row holds no CSRF token: its buttons post their list's form.
-ROW_CACHE = KeptHtml(20_000)
+ROW_CACHE = KeptHtml[str](20_000)
 #: Where a kept list body takes this response's CSRF input (see ``_list_body``).
 CSRF_SLOT = mark_safe("<!--erp:csrf-->")  # noqa: S308 - a constant of ours
 #: The templates' indentation: a line break and the spaces around it, which the browser shows
@@ -490,7 +492,24 @@ def _list_head(tool: Tool, tab: RecordKind, list_slug: str, query: QueryDict) ->
 
 #: Lists' bodies by the company's data version and everything else they depend on
 #: (``_list_body``), with a slot where each response's CSRF input goes.
-LIST_CACHE = KeptHtml(400)
+LIST_CACHE = KeptHtml[str](400)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptList:
+    """A list's body (as ``LIST_CACHE`` keeps it) with what it was read from: the
+    snapshot of the statement that read the data version before its rows, the
+    company's folded marks then (``base``), and the shape of its page."""
+
+    body: str
+    snapshot: str
+    base: int
+    shape: selectors.PageShape
+
+
+#: Lists' bodies by everything they depend on but the data version (``_list_body``),
+#: served again after changes to the company that cannot have touched them.
+LIST_SINCE = KeptHtml[KeptList](400)
 
 
 def _list_body(
@@ -501,6 +520,7 @@ def _list_body(
     query: QueryDict,
     *,
     version: int | None,
+    seen: data_version.Snapshot | None = None,
     csrf: str,
     anchored: dict[str, list[Message]] | None = None,
 ) -> dict:
@@ -513,7 +533,13 @@ def _list_body(
     input goes. A list with a message for one of its rows (a plain form's outcome, in
     ``anchored`` by the row's id; taken from there when the row is shown) is made
     afresh, as is every list where the database keeps no version (SQLite).
-    Queries: none when kept; else the page of rows (and the estimate, see
+
+    Under a newer version, a list without a search read forward (see
+    ``_kept_since``) is served again when the changes since it was read touched none of
+    its records and brought none into its page: ``seen`` is the snapshot the version
+    was read in.
+    Queries: none when kept; one or two when kept since (the marks, and the changed
+    records that are in the list now); else the page of rows (and the estimate, see
     ``selectors.record_list_estimate``).
     """
     head = _list_head(tool, tab, list_slug, query)
@@ -535,6 +561,8 @@ def _list_body(
             translation.get_language(),
         )
         kept = LIST_CACHE.get_many([key]).get(key)
+        if kept is None and seen is not None:
+            kept = _kept_since(tool, tab, head, query, key)
         if kept is not None:
             head["body_html"] = SafeString(kept.replace(CSRF_SLOT, csrf))
             return head
@@ -553,9 +581,62 @@ def _list_body(
         # Kept under the access the rows were judged with (read after the key was made).
         kept_key = (*key[:6], tool.access.decisions_key(), *key[7:])
         LIST_CACHE.set_many({kept_key: body})
+        if _read_forward(head, query) and seen is not None and not seen.writing:
+            shape = selectors.PageShape.of(tab, LISTS[list_slug], context["sort"], context["page"])
+            LIST_SINCE.set_many({_since_key(kept_key): KeptList(body, seen.text, seen.base, shape)})
         body = body.replace(CSRF_SLOT, csrf)
     context["body_html"] = SafeString(body)
     return context
+
+
+def _since_key(key: tuple) -> tuple:
+    """A ``LIST_CACHE`` key without its version, for ``LIST_SINCE``."""
+    return (connection.settings_dict["NAME"], *key[1:])
+
+
+def _read_forward(head: dict, query: QueryDict) -> bool:
+    """A list without a search, on its first page or one after a cursor: what
+    ``selectors.page_still_shown`` can judge."""
+    return not head["search"] and not query.get(head["prefix"] + "before")
+
+
+def _kept_since(tool: Tool, tab: RecordKind, head: dict, query: QueryDict, key: tuple) -> str | None:
+    """The list's body kept under an older version, if it still shows what the list
+    would show now, kept again under this version (``key``); else None.
+
+    It does when every mark committed since its snapshot names records of the list's
+    own kind (a mark of anything else it shows, a project, a vendor, a link, a level,
+    or one that names no rows, makes it afresh), the marks were not folded meanwhile,
+    and ``selectors.page_still_shown`` says none of those records is, or comes, on its
+    page. Queries: one (the marks), two when they name records.
+    """
+    if not _read_forward(head, query):
+        return None
+    since_key = _since_key(key)
+    kept = LIST_SINCE.get_many([since_key]).get(since_key)
+    if kept is None:
+        return None
+    unseen = data_version.changes_since(
+        tool.company.pk, kept.snapshot, table=tab.model._meta.db_table, passed_over=()
+    )
+    now = unseen.now
+    if now.writing or now.base != kept.base or unseen.elsewhere:
+        return None
+    export_state = LISTS[head["slug"]]
+    if not selectors.page_still_shown(
+        kind=tab,
+        company_id=tool.company.pk,
+        export_state=export_state,
+        sort=query.get(head["prefix"] + "sort", ""),
+        after=query.get(head["prefix"] + "after", ""),
+        shape=kept.shape,
+        changed=unseen.rows,
+    ):
+        return None
+    # As read now: later changes are judged from here.
+    LIST_SINCE.set_many({since_key: replace(kept, snapshot=now.text)})
+    LIST_CACHE.set_many({key: kept.body})
+    return kept.body
 
 
 def _list_context(
@@ -817,7 +898,7 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     """
     spec = TABS[tab]
     # First: every list read after it shows nothing older than this version.
-    version = data_version.company_data_version(tool.company.pk)
+    version, seen = data_version.company_data_version_seen(tool.company.pk)
     status = sync_status(connection=tool.connection) if tool.connection else None
     context = _tool_context(request, tool, active=spec.tab_slug)
     context.update(panel_context(tool, status, here=request.get_full_path(), tab=spec))
@@ -825,7 +906,9 @@ def tab(request: HtmxHttpRequest, tool: Tool, tab: str) -> HttpResponse:
     context["csrf_input"] = csrf = csrf_input(request)
     # A plain form's outcome for a row is shown under the row (taken from ``anchored``).
     lists = [
-        _list_body(request, tool, spec, slug, request.GET, version=version, csrf=csrf, anchored=anchored)
+        _list_body(
+            request, tool, spec, slug, request.GET, version=version, seen=seen, csrf=csrf, anchored=anchored
+        )
         for slug in LISTS
     ]
     for list_ in lists:
@@ -848,9 +931,11 @@ def record_list(request: HtmxHttpRequest, tool: Tool, tab: str, list_slug: str) 
         url = reverse("erp_tab", kwargs={"company_id": tool.company.pk, "tab": spec.tab_slug})
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     # First: the list read after it shows nothing older than this version.
-    version = data_version.company_data_version(tool.company.pk)
+    version, seen = data_version.company_data_version_seen(tool.company.pk)
     query = _merged_query(request, prefix=f"{list_slug}-")
-    list_ = _list_body(request, tool, spec, list_slug, query, version=version, csrf=csrf_input(request))
+    list_ = _list_body(
+        request, tool, spec, list_slug, query, version=version, seen=seen, csrf=csrf_input(request)
+    )
     response = HttpResponse(list_["body_html"])
     # The address bar follows the list's search, sort and page, so reload and share work.
     return replace_url(response, list_["here"])
