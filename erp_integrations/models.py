@@ -870,7 +870,8 @@ class DataChange(models.Model):
     statement) and the writing transaction (migration 0012: the database's columns
     ``changed_table``, ``changed_ids`` and ``xact``, not the model's, since only the
     triggers write them), so a search's sorted matches can follow a change by reading
-    only those rows (``selectors._kept_matches``).
+    only those rows (``selectors._kept_matches``), and a kept list can be served again
+    after changes that did not reach its page (``views.tool._kept_since``).
     """
 
     company_id = models.BigIntegerField()

@@ -413,9 +413,13 @@ class Target:
     #: A search's sorted matches do not depend on the address: they are still kept.
     fresh: bool = False
     #: While it is measured, the company changes every CHANGE_EVERY seconds (see
-    #: ``CompanyChanges``): every kept list is stale as soon as it is kept, as in a busy
-    #: company; kept rows and what searches learnt still serve.
+    #: ``CompanyChanges``): every list kept under a version is outdated at once, as in a
+    #: busy company; a list the change did not reach is served again, and kept rows and
+    #: what searches learnt still serve.
     changing: bool = False
+    #: The change is to the newest synced record, on the tab's first page: the synced
+    #: list is made again after each one.
+    on_page: bool = False
     #: The admin's row it is compared with.
     admin: str = ""
     min_rps: float = 0
@@ -430,11 +434,12 @@ class CompanyChanges:
     """A change to the company every CHANGE_EVERY seconds, from another connection, while
     in its ``with`` block: its oldest commitment (not on the tab's first page) is written
     again, so the database's triggers move the company's data version as any write
-    would. ``changes`` counts them; a change that fails is raised when the block ends,
+    would; with ``on_page``, its newest synced one (the first row of the tab's Synced
+    list). ``changes`` counts them; a change that fails is raised when the block ends,
     so that a row measured without its changes is not reported as if it had them."""
 
-    def __init__(self, database_url: str, company_id: int) -> None:
-        self.database_url, self.company_id = database_url, company_id
+    def __init__(self, database_url: str, company_id: int, *, on_page: bool = False) -> None:
+        self.database_url, self.company_id, self.on_page = database_url, company_id, on_page
         self.changes = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -450,9 +455,13 @@ class CompanyChanges:
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            (record_id,) = conn.execute(
-                "SELECT min(id) FROM erp_integrations_commitment WHERE company_id = %s", [self.company_id]
-            ).fetchone()
+            which = (
+                "SELECT id FROM erp_integrations_commitment WHERE company_id = %s "
+                "AND export_state = 'synced' ORDER BY linked_at DESC, id DESC LIMIT 1"
+                if self.on_page
+                else "SELECT min(id) FROM erp_integrations_commitment WHERE company_id = %s"
+            )
+            (record_id,) = conn.execute(which, [self.company_id]).fetchone()
             while not self._stop.wait(CHANGE_EVERY):
                 conn.execute(
                     "UPDATE erp_integrations_commitment SET updated_at = updated_at WHERE id = %s",
@@ -483,6 +492,15 @@ def wrk_targets(company_id: int) -> list[Target]:
             tab,
             admin="Admin changelist, page 1",
             changing=True,
+            min_rps=120,
+            max_p95_ms=60,
+        ),
+        Target(
+            f"Commitments tab, page 1, a change on it every {CHANGE_EVERY} s",
+            tab,
+            admin="Admin changelist, page 1",
+            changing=True,
+            on_page=True,
             min_rps=120,
             max_p95_ms=60,
         ),
@@ -621,7 +639,9 @@ def wrk_main(args: argparse.Namespace, database_url: str, prepared: dict) -> lis
                 url = host + (target.path or "/")
                 print(f"wrk: {target.name}, {connections} connections, {args.duration} s ...", flush=True)
                 changes = (
-                    CompanyChanges(database_url, prepared["company_id"]) if target.changing else nullcontext()
+                    CompanyChanges(database_url, prepared["company_id"], on_page=target.on_page)
+                    if target.changing
+                    else nullcontext()
                 )
                 with changes:
                     out = subprocess.run(

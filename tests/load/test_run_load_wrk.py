@@ -115,6 +115,10 @@ def test_the_tab_and_the_search_are_also_measured_while_the_company_changes():
         assert changing.path == targets[kept].path and changing.admin == targets[kept].admin
         # Judged by the same targets as the kept request.
         assert (changing.min_rps, changing.max_p95_ms) == (targets[kept].min_rps, targets[kept].max_p95_ms)
+    # And with the change on the tab's first page, which its Synced list must show.
+    on_page = targets[f"Commitments tab, page 1, a change on it every {CHANGE_EVERY} s"]
+    assert on_page.changing and on_page.on_page and on_page.path == targets["Commitments tab, page 1"].path
+    assert (on_page.min_rps, on_page.max_p95_ms) == (120, 60)
 
 
 @pytest.mark.postgresql
@@ -136,6 +140,40 @@ def test_company_changes_move_the_data_version_from_another_connection():
 
     assert changes.changes >= 3
     assert company_data_version(company_id) >= before + changes.changes
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_company_changes_on_the_page_write_the_newest_synced_record():
+    from tests import factories
+
+    project = factories.project(company=factories.company())
+    _older, newest = (factories.link(factories.commitment(project=project)) for _ in range(2))
+    factories.commitment(project=project)  # a draft, newer still
+    settings = connection.settings_dict
+    url = f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    marks = (
+        "SELECT changed_table, changed_ids FROM erp_integrations_datachange WHERE company_id = %s "
+        "ORDER BY id OFFSET %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(marks, [project.company_id, 0])
+        before = len(cursor.fetchall())
+
+    with CompanyChanges(url, project.company_id, on_page=True) as changes:
+        deadline = time.monotonic() + 10
+        while changes.changes < 2 and time.monotonic() < deadline:
+            time.sleep(CHANGE_EVERY)
+
+    assert changes.changes >= 2
+    # Each change's mark names the newest synced commitment alone.
+    with connection.cursor() as cursor:
+        cursor.execute(marks, [project.company_id, before])
+        written = cursor.fetchall()
+    # (An UPDATE's mark names each row as it was and as it is.)
+    assert [(table, set(ids)) for table, ids in written] == [
+        ("erp_integrations_commitment", {newest.pk})
+    ] * changes.changes
 
 
 @pytest.mark.postgresql
