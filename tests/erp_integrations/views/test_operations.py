@@ -319,17 +319,29 @@ def test_redis_clients_have_socket_timeouts():
     assert transport["socket_timeout"] == transport["socket_connect_timeout"] == settings.REDIS_SOCKET_TIMEOUT
 
 
-def test_the_tests_use_a_redis_database_of_their_own():
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+def _tests_redis(**env: str) -> list[str]:
+    """The Redis URL and broker of tests.settings, in a process with ``env`` and no REDIS_URL."""
+    unset = ("REDIS_URL", "PYTEST_XDIST_WORKER")
+    kept = {key: value for key, value in os.environ.items() if key not in unset}
     code = "import tests.settings as s; print(s.REDIS_URL, s.CELERY_BROKER_URL)"
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env=env,
+        env=kept | env,
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
         check=True,
     )
+    return result.stdout.split()
 
-    assert result.stdout.split() == ["redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"]
+
+def test_the_tests_use_a_redis_database_of_their_own():
+    assert _tests_redis() == ["redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"]
+    # Under pytest-xdist each worker has one of its own, below it.
+    assert _tests_redis(PYTEST_XDIST_WORKER="gw0") == ["redis://127.0.0.1:6379/15"] * 2
+    assert _tests_redis(PYTEST_XDIST_WORKER="gw1") == ["redis://127.0.0.1:6379/14"] * 2
+    assert (
+        _tests_redis(PYTEST_XDIST_WORKER="gw1", REDIS_URL="redis://127.0.0.1:6379/9")
+        == ["redis://127.0.0.1:6379/8"] * 2
+    )
     take_sent_tasks()
