@@ -17,19 +17,15 @@ from django.db import connection
 
 #: The company's marks folded so far (``fold``): a parameter, the company's id.
 _BASE = "coalesce((SELECT base FROM erp_integrations_dataversion WHERE company_id = %s), 0)"
+#: A ``Snapshot``'s columns (the statement's snapshot, ``_BASE``, whether this transaction
+#: has written): a parameter, the company's id.
+_SNAPSHOT = f"pg_current_snapshot()::text, {_BASE}, pg_current_xact_id_if_assigned() IS NOT NULL"
 
 
 def company_data_version(company_id: int) -> int | None:
     """The company's data version, or None where the database keeps no marks (the
     embedded SQLite: no triggers). Query: one, on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_BASE} + (SELECT count(*) FROM erp_integrations_datachange WHERE company_id = %s)",  # noqa: S608 - _BASE is this module's constant
-            [company_id, company_id],
-        )
-        return cursor.fetchone()[0]
+    return company_data_version_seen(company_id)[0]
 
 
 def company_data_version_seen(company_id: int) -> tuple[int | None, Snapshot | None]:
@@ -41,8 +37,8 @@ def company_data_version_seen(company_id: int) -> tuple[int | None, Snapshot | N
         return None, None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_BASE} + (SELECT count(*) FROM erp_integrations_datachange WHERE company_id = %s), "  # noqa: S608 - _BASE is this module's constant
-            f"pg_current_snapshot()::text, {_BASE}, pg_current_xact_id_if_assigned() IS NOT NULL",
+            f"SELECT {_BASE} + (SELECT count(*) FROM erp_integrations_datachange WHERE company_id = %s), "  # noqa: S608 - this module's constants
+            + _SNAPSHOT,
             [company_id, company_id, company_id],
         )
         version, *seen = cursor.fetchone()
@@ -92,7 +88,7 @@ def snapshot(company_id: int) -> Snapshot:
     only. Query: one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT pg_current_snapshot()::text, {_BASE}, pg_current_xact_id_if_assigned() IS NOT NULL",
+            f"SELECT {_SNAPSHOT}",  # noqa: S608 - this module's constant
             [company_id],
         )
         return Snapshot(*cursor.fetchone())

@@ -20,7 +20,6 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -497,13 +496,12 @@ LIST_CACHE = KeptHtml[str](400)
 
 @dataclass(frozen=True, slots=True)
 class KeptList:
-    """A list's body (as ``LIST_CACHE`` keeps it) with what it was read from: the
-    snapshot of the statement that read the data version before its rows, the
-    company's folded marks then (``base``), and the shape of its page."""
+    """A list's body (as ``LIST_CACHE`` keeps it) with what it was read from: what the
+    statement that read the data version before its rows saw (``seen``), and the shape
+    of its page."""
 
     body: str
-    snapshot: str
-    base: int
+    seen: data_version.Snapshot
     shape: selectors.PageShape
 
 
@@ -583,15 +581,15 @@ def _list_body(
         LIST_CACHE.set_many({kept_key: body})
         if _read_forward(head, query) and seen is not None and not seen.writing:
             shape = selectors.PageShape.of(tab, LISTS[list_slug], context["sort"], context["page"])
-            LIST_SINCE.set_many({_since_key(kept_key): KeptList(body, seen.text, seen.base, shape)})
+            LIST_SINCE.set_many({_since_key(kept_key): KeptList(body, seen, shape)})
         body = body.replace(CSRF_SLOT, csrf)
     context["body_html"] = SafeString(body)
     return context
 
 
 def _since_key(key: tuple) -> tuple:
-    """A ``LIST_CACHE`` key without its version, for ``LIST_SINCE``."""
-    return (connection.settings_dict["NAME"], *key[1:])
+    """A ``LIST_CACHE`` key without its version (its first part), for ``LIST_SINCE``."""
+    return key[1:]
 
 
 def _read_forward(head: dict, query: QueryDict) -> bool:
@@ -617,10 +615,10 @@ def _kept_since(tool: Tool, tab: RecordKind, head: dict, query: QueryDict, key: 
     if kept is None:
         return None
     unseen = data_version.changes_since(
-        tool.company.pk, kept.snapshot, table=tab.model._meta.db_table, passed_over=()
+        tool.company.pk, kept.seen.text, table=tab.model._meta.db_table, passed_over=()
     )
     now = unseen.now
-    if now.writing or now.base != kept.base or unseen.elsewhere:
+    if now.writing or now.base != kept.seen.base or unseen.elsewhere:
         return None
     export_state = LISTS[head["slug"]]
     if not selectors.page_still_shown(
@@ -634,7 +632,7 @@ def _kept_since(tool: Tool, tab: RecordKind, head: dict, query: QueryDict, key: 
     ):
         return None
     # As read now: later changes are judged from here.
-    LIST_SINCE.set_many({since_key: replace(kept, snapshot=now.text)})
+    LIST_SINCE.set_many({since_key: replace(kept, seen=now)})
     LIST_CACHE.set_many({key: kept.body})
     return kept.body
 

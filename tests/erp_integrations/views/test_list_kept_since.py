@@ -65,7 +65,9 @@ def world():
 
 def bodies(html: str) -> dict[str, str]:
     """Each list's body by its slug, CSRF tokens left out (each response masks its own)."""
-    return {match[1]: TOKEN.sub(r"\1", match[0]) for match in BODY.finditer(html)}
+    found = {match[1]: TOKEN.sub(r"\1", match[0]) for match in BODY.finditer(html)}
+    assert set(found) == {"ready", "failed", "synced"}, set(found)
+    return found
 
 
 def get(client, url: str) -> tuple[dict[str, str], set[str]]:
